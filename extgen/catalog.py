@@ -1,0 +1,274 @@
+"""Catalog files -> `Catalog`, with every problem reported at the YAML node that caused it."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from extgen import k8s, policy
+from extgen.errors import CatalogError, ExtgenError, Problem
+from extgen.locate import allowed_keys
+from extgen.model import Catalog, Dependency, Environment, Finding
+from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
+
+TOP_LEVEL_KEYS = ("environments", "dependencies")
+RESERVED_ENVIRONMENTS = frozenset({"base"})
+RESERVED_DEPENDENCIES = frozenset({"kustomization"})
+
+
+def catalog_files(root: FsPath) -> list[FsPath]:
+    """Every *.yaml / *.yml below a directory, in sorted order; or the one file given."""
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise ExtgenError(f"catalog {str(root)!r} does not exist")
+    files = [p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    if not files:
+        raise ExtgenError(f"catalog directory {str(root)!r} has no *.yaml or *.yml files")
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def read_catalog(root: FsPath) -> Catalog:
+    sources = []
+    for path in catalog_files(root):
+        try:
+            sources.append((str(path), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError as error:
+            raise ExtgenError(f"{path}: not UTF-8 text ({error.reason})") from None
+        except OSError as error:
+            raise ExtgenError(f"{path}: cannot read: {error.strerror}") from None
+    return parse_catalog(sources)
+
+
+def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
+    """(file name, text) pairs -> Catalog; raises CatalogError listing every problem."""
+    builder = _Builder()
+    for file, text in sources:
+        try:
+            builder.add(load_document(text, file))
+        except YamlError as error:
+            builder.problems.append(error.problem)
+    builder.check_targets()
+    if builder.problems:
+        raise CatalogError(builder.problems)
+    return builder.catalog()
+
+
+@dataclass
+class _Defined:
+    value: Any
+    document: Document
+    path: Path
+
+
+@dataclass
+class _Builder:
+    problems: list[Problem] = field(default_factory=list)
+    environments: dict[str, _Defined] = field(default_factory=dict)
+    dependencies: dict[str, _Defined] = field(default_factory=dict)
+
+    def report(self, document: Document, findings: Iterable[Finding], prefix: Path) -> None:
+        for path, message in findings:
+            self.problems.append(Problem(document.position((*prefix, *path)), message))
+
+    def add(self, document: Document) -> None:
+        data = document.data
+        if data is None:
+            return
+        if not isinstance(data, dict):
+            self.report(document, [((), _TOP_LEVEL_MESSAGE)], ())
+            return
+        for key in data:
+            if key not in TOP_LEVEL_KEYS:
+                message = f"unknown top-level key {key!r}{_suggest(key, TOP_LEVEL_KEYS)}"
+                self.problems.append(Problem(document.position((key,), key=True), message))
+        self.add_environments(document, data.get("environments"))
+        self.add_dependencies(document, data.get("dependencies"))
+
+    def add_environments(self, document: Document, section: Any) -> None:
+        if section is None:
+            return
+        if not isinstance(section, dict):
+            self.report(
+                document,
+                [((), "'environments' must be a mapping of name: settings")],
+                ("environments",),
+            )
+            return
+        for name, settings in section.items():
+            path = ("environments", name)
+            if not self.check_environment_name(document, path, name):
+                continue
+            environment = self.validate(Environment, settings, document, path)
+            if environment is not None:
+                self.define(self.environments, "environment", name, environment, document, path)
+
+    def check_environment_name(self, document: Document, path: Path, name: str) -> bool:
+        reasons = k8s.is_dns1123_label(name)
+        if name in RESERVED_ENVIRONMENTS:
+            reasons = [f"{name!r} is reserved for the shared base of the output"]
+        for reason in reasons:
+            message = f"invalid environment name {name!r}: {reason}"
+            self.problems.append(Problem(document.position(path, key=True), message))
+        return not reasons
+
+    def add_dependencies(self, document: Document, section: Any) -> None:
+        if section is None:
+            return
+        if not isinstance(section, tuple):
+            self.report(
+                document, [((), "'dependencies' must be a list of dependencies")], ("dependencies",)
+            )
+            return
+        for index, item in enumerate(section):
+            path = ("dependencies", index)
+            dependency = self.validate(Dependency, item, document, path)
+            if dependency is not None:
+                self.report(document, dependency.problems(), path)
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                # Even an invalid dependency claims its name and is checked against the
+                # environments, so that one run reports all of its problems.
+                self.define(
+                    self.dependencies, "dependency", name, dependency or item, document, path
+                )
+            if name in RESERVED_DEPENDENCIES:
+                message = f"{name!r} is reserved: it is the name of kustomize's own file"
+                self.report(document, [(("name",), message)], path)
+
+    def validate(self, model: type[BaseModel], data: Any, document: Document, path: Path) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            for detail in error.errors(include_url=False):
+                self.problems.append(_problem(model, detail, document, path))
+            return None
+
+    def define(
+        self,
+        table: dict[str, _Defined],
+        what: str,
+        name: str,
+        value: Any,
+        document: Document,
+        path: Path,
+    ) -> None:
+        first = table.get(name)
+        if first is None:
+            table[name] = _Defined(value, document, path)
+            return
+        earlier = first.document.position(_name_path(first.path), key=what == "environment")
+        message = f"{what} {name!r} is defined twice (first at {earlier})"
+        here = document.position(_name_path(path), key=what == "environment")
+        self.problems.append(Problem(here, message))
+
+    def check_targets(self) -> None:
+        """Rules between dependencies and environments, once all files are read."""
+        names = sorted(self.environments)
+        for defined in self.dependencies.values():
+            targets = _raw_targets(defined.value)
+            for env_name in targets:
+                if env_name not in self.environments:
+                    message = f"unknown environment {env_name!r}{_suggest(env_name, names)}"
+                    if not names:
+                        message += " (no environments are defined)"
+                    at = (*defined.path, "targets", env_name)
+                    self.problems.append(Problem(defined.document.position(at, key=True), message))
+            if isinstance(defined.value, Dependency):
+                self.check_policy(defined)
+
+    def check_policy(self, defined: _Defined) -> None:
+        dependency: Dependency = defined.value
+        for env_name, target in dependency.targets.items():
+            environment = self.environments.get(env_name)
+            if environment is not None and target is not None:
+                findings = policy.target_problems(dependency, env_name, environment.value, target)
+                self.report(defined.document, findings, defined.path)
+
+    def catalog(self) -> Catalog:
+        # Only called without problems, so every definition holds a validated model.
+        environments = {name: self.environments[name].value for name in sorted(self.environments)}
+        dependencies = tuple(self.dependencies[name].value for name in sorted(self.dependencies))
+        return Catalog(environments=environments, dependencies=dependencies)
+
+
+_TOP_LEVEL_MESSAGE = (
+    "a catalog file must be a mapping with the keys 'environments' and/or 'dependencies'"
+)
+
+
+def _raw_targets(value: Any) -> dict[str, Any]:
+    targets = value.targets if isinstance(value, Dependency) else value.get("targets")
+    return targets if isinstance(targets, dict) else {}
+
+
+def _name_path(path: Path) -> Path:
+    return path if path[0] == "environments" else (*path, "name")
+
+
+def _suggest(word: str, candidates: Iterable[str], *, listing: bool = False) -> str:
+    candidates = list(candidates)
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    if listing and candidates:
+        return f" (expected one of: {', '.join(candidates)})"
+    return ""
+
+
+def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: Path) -> Problem:
+    loc: Path = tuple(detail["loc"])
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        message = f"unknown key {key!r}{_suggest(key, allowed_keys(model, loc[:-1]), listing=True)}"
+        return Problem(document.position((*prefix, *loc), key=True), message)
+    if kind == "missing":
+        return Problem(document.position((*prefix, *loc[:-1])), f"missing key {loc[-1]!r}")
+    on_key = bool(loc) and loc[-1] == "[key]"
+    if on_key:
+        loc = loc[:-1]
+    position = document.position((*prefix, *loc), key=on_key)
+    return Problem(position, _message(kind, detail))
+
+
+def _message(kind: str, detail: Any) -> str:
+    got = _describe(detail.get("input"))
+    expected = _EXPECTED.get(kind)
+    if expected:
+        return f"expected {expected}, got {got}"
+    if kind == "literal_error":
+        return f"expected {detail['ctx']['expected']}, got {got}"
+    if kind == "too_short":
+        return f"{detail['loc'][-1]} must not be empty"
+    return str(detail["msg"])
+
+
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "tuple_type": "a list",
+    "union_tag_not_found": "a hostname, an IP address, a list of IPs or a mapping",
+    "union_tag_invalid": "a hostname, an IP address, a list of IPs or a mapping",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, SourceScalar):
+        return repr(value.text)
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, tuple):
+        return "a list"
+    return repr(value)

@@ -1,0 +1,243 @@
+"""Field types of the catalog: each checks one kind of value the way Kubernetes does.
+
+Every type takes the value as written in YAML (a `SourceScalar` for plain numbers and
+booleans) and either returns the canonical value or raises an error whose message says
+what is wrong and how to fix it. The pydantic models in `model.py` are built from these.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import idna
+from pydantic import AfterValidator, BeforeValidator
+from pydantic_core import PydanticCustomError
+
+from extgen import k8s
+from extgen.yamlio import SourceScalar
+
+# Hostnames and addresses of cloud instance metadata services: a Service pointing there
+# hands the node's credentials to any pod that can reach the Service.
+METADATA_HOSTNAMES = frozenset(
+    {
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.tencentyun.com",
+        "instance-data.ec2.internal",
+    }
+)
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(text)
+    for text in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, most others
+        "fd00:ec2::254",  # AWS over IPv6
+        "fd20:ce::254",  # GCP over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "168.63.129.16",  # Azure WireServer
+        "169.254.0.23",  # Tencent Cloud
+    )
+)
+BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+# Label keys that extgen sets itself and that tie objects together; a user value would
+# detach an EndpointSlice from its Service or hand it to another controller.
+RESERVED_LABEL_KEYS = frozenset(
+    {"app.kubernetes.io/managed-by", "app.kubernetes.io/name", "kubernetes.io/service-name"}
+)
+RESERVED_LABEL_PREFIX = "endpointslice.kubernetes.io/"
+ANNOTATION_PREFIX = "extgen.io/"
+
+_DOTTED_DIGITS = re.compile(r"[0-9]+(\.[0-9]+){3}")
+_YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+def fail(message: str) -> PydanticCustomError:
+    """An error whose message is final: passed through ctx so braces stay literal."""
+    return PydanticCustomError("extgen", "{message}", {"message": message})
+
+
+def _text(value: Any) -> Any:
+    return value.text if isinstance(value, SourceScalar) else value
+
+
+def _number(value: Any) -> Any:
+    if not isinstance(value, SourceScalar):
+        return value
+    if value.value is None:
+        raise fail(
+            f"{value.text!r} is ambiguous: YAML 1.1 reads a leading 0 as octal and YAML 1.2"
+            " as decimal; write the number without leading zeros"
+        )
+    if isinstance(value.value, int) and not isinstance(value.value, bool):
+        return value.value
+    return value.text
+
+
+def _boolean(value: Any) -> Any:
+    if isinstance(value, SourceScalar) and isinstance(value.value, bool):
+        return value.value
+    text = _text(value)
+    if isinstance(text, str) and text.lower() in _YAML11_BOOLEANS:
+        raise fail(
+            f"expected true or false, got {text!r}: extgen reads YAML 1.2 (as kustomize,"
+            " Argo CD and Flux do), where it is a string; write true or false"
+        )
+    return text
+
+
+def _checked(what: str, check: Callable[[str], list[str]]) -> AfterValidator:
+    def validate(value: str) -> str:
+        reasons = check(value)
+        if reasons:
+            raise fail(f"invalid {what} {value!r}: {'; '.join(reasons)}")
+        return value
+
+    return AfterValidator(validate)
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Integer = Annotated[int, BeforeValidator(_number)]
+Boolean = Annotated[bool, BeforeValidator(_boolean)]
+Namespace = Annotated[Text, _checked("namespace", k8s.is_dns1123_label)]
+ServiceName = Annotated[Text, _checked("dependency name", k8s.is_dns1035_label)]
+PortName = Annotated[Text, _checked("port name", k8s.is_dns1123_label)]
+ClusterDomain = Annotated[Text, _checked("cluster domain", k8s.is_dns1123_subdomain)]
+QualifiedName = Annotated[Text, _checked("appProtocol", k8s.is_qualified_name)]
+LabelValue = Annotated[Text, _checked("label value", k8s.is_valid_label_value)]
+SelectorKey = Annotated[Text, _checked("selector key", k8s.is_qualified_name)]
+
+
+def _port_number(value: int) -> int:
+    reasons = k8s.is_valid_port_num(value)
+    if reasons:
+        raise fail(f"invalid port {value}: {'; '.join(reasons)}")
+    return value
+
+
+PortNumber = Annotated[Integer, AfterValidator(_port_number)]
+
+
+def _target_port(value: int | str) -> int | str:
+    if isinstance(value, int):
+        return _port_number(value)
+    reasons = k8s.is_valid_port_name(value)
+    if reasons:
+        raise fail(
+            f"invalid targetPort {value!r}: a number 1-65535 or an IANA service name;"
+            f" {'; '.join(reasons)}"
+        )
+    return value
+
+
+TargetPort = Annotated[int | str, BeforeValidator(_number), AfterValidator(_target_port)]
+
+
+def _label_key(value: str) -> str:
+    reasons = k8s.is_qualified_name(value)
+    if reasons:
+        raise fail(f"invalid label key {value!r}: {'; '.join(reasons)}")
+    if value in RESERVED_LABEL_KEYS or value.startswith(RESERVED_LABEL_PREFIX):
+        raise fail(
+            f"label {value!r} is set by extgen itself and cannot be overridden: it ties"
+            " Services, EndpointSlices and their owner together"
+        )
+    return value
+
+
+LabelKey = Annotated[Text, AfterValidator(_label_key)]
+
+
+def _annotation_key(value: str) -> str:
+    reasons = k8s.is_qualified_name(value.lower())
+    if reasons:
+        raise fail(f"invalid annotation key {value!r}: {'; '.join(reasons)}")
+    if value.startswith(ANNOTATION_PREFIX):
+        raise fail(
+            f"annotation {value!r} is reserved for extgen; use description, owner or"
+            " tls.serverName, which extgen writes under that prefix"
+        )
+    return value
+
+
+AnnotationKey = Annotated[Text, AfterValidator(_annotation_key)]
+
+
+def looks_like_ip(text: str) -> bool:
+    """True for text meant as an IP address (IPv6 has ':', IPv4 is four dotted numbers)."""
+    return ":" in text or _DOTTED_DIGITS.fullmatch(text) is not None
+
+
+def _ip_in_hostname(text: str) -> PydanticCustomError:
+    return fail(
+        f"{text!r} is an IP address, not a hostname: an ExternalName Service that points"
+        " at an IP resolves to nothing in cluster DNS. extgen turns IP targets into a"
+        " headless Service with EndpointSlices: write the target as the address itself"
+        f" (`ENV: {text}`) or as `{{addresses: [{text}]}}`"
+    )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _hostname(value: str) -> str:
+    if _is_ip(value.strip("[]")):
+        raise _ip_in_hostname(value.strip("[]"))
+    if not value.isascii():
+        raise fail(f"hostname {value!r} is not ASCII: write it as {_punycode(value)!r}")
+    name = value.lower()
+    bare = name[:-1] if name.endswith(".") else name
+    reasons = k8s.is_dns1123_subdomain(bare) if bare else ["must not be empty"]
+    reasons += [
+        f"label {label[:20]!r}... is longer than 63 characters, the DNS limit"
+        for label in bare.split(".")
+        if len(label) > 63
+    ]
+    if reasons:
+        raise fail(f"invalid hostname {value!r}: {'; '.join(reasons)}")
+    if bare.rsplit(".", 1)[-1].isdigit():
+        raise fail(
+            f"hostname {value!r} ends in an all-digit label, which no DNS name does:"
+            " a mistyped IP address? IP targets are written as the address or a list"
+        )
+    if bare in METADATA_HOSTNAMES:
+        raise fail(f"{value!r} is a cloud metadata service; extgen never points at one")
+    return name
+
+
+def _punycode(value: str) -> str:
+    trailing = "." if value.endswith(".") else ""
+    try:
+        return idna.encode(value.rstrip("."), uts46=True).decode("ascii") + trailing
+    except idna.IDNAError:
+        return "its ASCII (punycode) form"
+
+
+Hostname = Annotated[Text, AfterValidator(_hostname)]
+
+
+def _endpoint_ip(value: str) -> str:
+    if not looks_like_ip(value):
+        raise fail(
+            f"{value!r} is a hostname, but this target is a list of IP addresses: a target"
+            " is either one hostname (an ExternalName Service) or IP addresses, not both"
+        )
+    reasons = k8s.validate_endpoint_ip(value)
+    if reasons:
+        raise fail(f"invalid endpoint address {value!r}: {'; '.join(reasons)}")
+    address = ipaddress.ip_address(value)
+    if address in METADATA_ADDRESSES:
+        raise fail(f"{value!r} is a cloud metadata service; extgen never points at one")
+    if address.is_multicast or address == BROADCAST:
+        kind = "multicast" if address.is_multicast else "broadcast"
+        raise fail(f"endpoint address {value!r} is a {kind} address, not a host")
+    return str(address)
+
+
+EndpointIP = Annotated[Text, AfterValidator(_endpoint_ip)]

@@ -1,0 +1,272 @@
+"""The catalog as immutable, validated values: environments, dependencies, ports, targets.
+
+Models check what one value can check (field types in `fields.py`); rules that relate
+several fields of one dependency are `Dependency.problems()`; rules that need the
+environment (allowed targets, names inside the cluster) live in `policy.py`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+)
+from pydantic.alias_generators import to_camel
+
+from extgen import k8s
+from extgen.fields import (
+    AnnotationKey,
+    Boolean,
+    ClusterDomain,
+    EndpointIP,
+    Hostname,
+    LabelKey,
+    LabelValue,
+    Namespace,
+    PortName,
+    PortNumber,
+    QualifiedName,
+    SelectorKey,
+    ServiceName,
+    TargetPort,
+    Text,
+    fail,
+    looks_like_ip,
+)
+from extgen.yamlio import Path, SourceScalar
+
+Labels = dict[LabelKey, LabelValue]
+Annotations = dict[AnnotationKey, Text]
+Finding = tuple[Path, str]
+TARGET_FORMS = ("externalName", "addresses", "selector")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class Port(Model):
+    """One port of the Service (and of its endpoints)."""
+
+    name: PortName | None = Field(None, description="DNS-1123 label; required with 2+ ports")
+    port: PortNumber = Field(description="The port the Service exposes, 1-65535")
+    protocol: Literal["TCP", "UDP", "SCTP"] = Field("TCP", description="TCP, UDP or SCTP")
+    app_protocol: QualifiedName | None = Field(
+        None, description="Application protocol, e.g. http, kubernetes.io/h2c"
+    )
+    target_port: TargetPort | None = Field(
+        None,
+        description="Port on the endpoints (IP targets: a number) or on the pods (selector"
+        " targets: a number or a port name); defaults to port",
+    )
+
+
+class Tls(Model):
+    """TLS facts about the target, for clients and reviewers."""
+
+    server_name: Hostname = Field(description="TLS server name clients should verify")
+
+
+def _allowed_target(value: str) -> str:
+    if "/" in value or looks_like_ip(value):
+        try:
+            return str(ipaddress.ip_network(value, strict=True))
+        except ValueError as error:
+            raise fail(f"invalid CIDR {value!r} in allowedTargets: {error}") from None
+    pattern = value.lower()
+    domain = pattern[2:] if pattern.startswith("*.") else pattern
+    reasons = k8s.is_dns1123_subdomain(domain.rstrip("."))
+    if reasons:
+        raise fail(
+            f"invalid allowedTargets entry {value!r}: a hostname, a '*.domain' pattern or"
+            f" a CIDR; {'; '.join(reasons)}"
+        )
+    return pattern.rstrip(".")
+
+
+AllowedTarget = Annotated[Text, AfterValidator(_allowed_target)]
+
+
+class Environment(Model):
+    """Where and how one environment's objects are generated."""
+
+    namespace: Namespace = Field(description="Namespace of every object, unless overridden")
+    labels: Labels = Field(default_factory=dict, description="Added to every object")
+    annotations: Annotations = Field(default_factory=dict, description="Added to every object")
+    cluster_domain: ClusterDomain = Field("cluster.local", description="The cluster's DNS domain")
+    allowed_targets: tuple[AllowedTarget, ...] | None = Field(
+        None,
+        description="If set, the only hostnames ('*.example.com' matches names below"
+        " example.com) and CIDRs targets may point at",
+    )
+    endpoints: Literal["EndpointSlice", "Endpoints", "both"] = Field(
+        "EndpointSlice",
+        description="What IP targets get: EndpointSlices, legacy Endpoints, or both",
+    )
+
+
+class TargetOverrides(Model):
+    namespaces: tuple[Namespace, ...] | None = Field(
+        None, min_length=1, description="Namespaces for this environment"
+    )
+    labels: Labels = Field(default_factory=dict, description="Extra labels here")
+    annotations: Annotations = Field(default_factory=dict, description="Extra annotations here")
+    ports: tuple[Port, ...] | None = Field(None, description="Ports for this environment")
+
+
+class HostnameTarget(TargetOverrides):
+    """An ExternalName Service: a CNAME to a hostname."""
+
+    external_name: Hostname = Field(description="DNS name the Service points at")
+
+
+class AddressTarget(TargetOverrides):
+    """A headless Service with EndpointSlices holding the addresses."""
+
+    addresses: tuple[EndpointIP, ...] = Field(min_length=1, description="IPv4/IPv6 addresses")
+
+
+class SelectorTarget(TargetOverrides):
+    """A ClusterIP Service selecting pods: the dependency now runs in the cluster."""
+
+    selector: dict[SelectorKey, LabelValue] = Field(
+        min_length=1, description="Pod labels the Service selects"
+    )
+
+
+def _short_form(value: Any) -> Any:
+    """Turns the short forms (a hostname, an IP, a list of IPs) into the explicit ones."""
+    if isinstance(value, SourceScalar):
+        value = value.text
+    if isinstance(value, str):
+        return {"addresses": (value,)} if looks_like_ip(value) else {"externalName": value}
+    if isinstance(value, tuple):
+        return {"addresses": value}
+    if isinstance(value, dict):
+        forms = [form for form in TARGET_FORMS if form in value]
+        if len(forms) != 1:
+            found = f"has {' and '.join(forms)}" if forms else "has none"
+            raise fail(
+                f"a target mapping needs exactly one of {', '.join(TARGET_FORMS)}; it {found}"
+            )
+    return value
+
+
+def _form(value: Any) -> str | None:
+    return next((form for form in TARGET_FORMS if form in value), None)
+
+
+Target = Annotated[
+    Annotated[HostnameTarget, Tag("externalName")]
+    | Annotated[AddressTarget, Tag("addresses")]
+    | Annotated[SelectorTarget, Tag("selector")],
+    Discriminator(_form),
+]
+TargetSpec = Annotated[Target | None, BeforeValidator(_short_form)]
+
+
+class Dependency(Model):
+    """One external dependency and its target in each environment."""
+
+    name: ServiceName = Field(description="Service name: DNS-1035 label, at most 63 characters")
+    description: Text | None = Field(None, description="Written as an annotation")
+    owner: Text | None = Field(None, description="Team or address; written as an annotation")
+    labels: Labels = Field(default_factory=dict, description="Added to every object")
+    annotations: Annotations = Field(default_factory=dict, description="Added to every object")
+    namespaces: tuple[Namespace, ...] | None = Field(
+        None, min_length=1, description="One Service in each (default: the environment's)"
+    )
+    ports: tuple[Port, ...] = Field((), description="Service ports")
+    tls: Tls | None = Field(None, description="TLS details, written as annotations")
+    allow_internal: Boolean = Field(
+        False, description="Allow targets inside the cluster (localhost, *.svc, single labels)"
+    )
+    targets: dict[Text, TargetSpec] = Field(
+        description="Per environment: a hostname, an IP or list of IPs, or a mapping with"
+        " one of externalName, addresses, selector; null for none"
+    )
+
+    def ports_in(self, target: TargetOverrides) -> tuple[Port, ...]:
+        return self.ports if target.ports is None else target.ports
+
+    def problems(self) -> Iterator[Finding]:
+        """Rules that relate several fields of this dependency."""
+        yield from port_problems(self.ports, ("ports",))
+        yield from duplicates(self.namespaces or (), ("namespaces",), "namespace")
+        for env, target in self.targets.items():
+            if target is not None:
+                yield from self._target_problems(env, target)
+
+    def _target_problems(self, env: str, target: TargetOverrides) -> Iterator[Finding]:
+        at: Path = ("targets", env)
+        if target.ports is not None:
+            yield from port_problems(target.ports, (*at, "ports"))
+        yield from duplicates(target.namespaces or (), (*at, "namespaces"), "namespace")
+        if isinstance(target, AddressTarget):
+            yield from duplicates(target.addresses, (*at, "addresses"), "address")
+        ports_at = (*at, "ports") if target.ports is not None else ("ports",)
+        ports = self.ports_in(target)
+        if isinstance(target, SelectorTarget) and not ports:
+            yield at, f"the selector target in {env!r} needs ports: a ClusterIP Service has some"
+        for index, port in enumerate(ports):
+            where = (*ports_at, index, "targetPort")
+            if isinstance(target, HostnameTarget) and port.target_port is not None:
+                yield (
+                    where,
+                    (
+                        f"targetPort is not allowed: the target in {env!r} is a hostname"
+                        " (ExternalName Service), whose clients connect to port directly"
+                    ),
+                )
+            if isinstance(target, AddressTarget) and isinstance(port.target_port, str):
+                yield (
+                    where,
+                    (
+                        f"targetPort {port.target_port!r} is a port name, but the target in"
+                        f" {env!r} is a list of IPs, whose endpoints have no named ports;"
+                        " use a number"
+                    ),
+                )
+
+
+def port_problems(ports: tuple[Port, ...], at: Path) -> Iterator[Finding]:
+    """Kubernetes' rules across a Service's ports (validateServicePort and ValidateService)."""
+    if len(ports) > 1:
+        for index, port in enumerate(ports):
+            if port.name is None:
+                yield (*at, index), "each port needs a name when there is more than one port"
+    yield from duplicates((port.name for port in ports), at, "port name", field="name")
+    keys = [f"{port.port}/{port.protocol}" for port in ports]
+    yield from duplicates(keys, at, "port and protocol", field="port")
+
+
+def duplicates(values: Any, at: Path, what: str, field: str | None = None) -> Iterator[Finding]:
+    seen: Counter[Any] = Counter()
+    for index, value in enumerate(values):
+        seen[value] += 1
+        if value is not None and seen[value] == 2:
+            path = (*at, index, field) if field else (*at, index)
+            yield path, f"duplicate {what} {value!r}"
+
+
+class Catalog(Model):
+    """The union of all catalog files, in a canonical order."""
+
+    environments: Mapping[str, Environment]
+    dependencies: tuple[Dependency, ...]

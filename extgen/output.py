@@ -1,0 +1,145 @@
+"""Compare rendered files with OUT, then report or write them safely.
+
+Ownership: a file belongs to extgen when its first line carries the marker. Files without
+it are never changed or deleted, and extgen stops, before writing anything, when it needs
+such a path. Symbolic links inside OUT are never followed. Each file is written to a
+temporary file in its own directory and renamed over the old one, so an interrupted
+render leaves every file either old or new.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from extgen.errors import ExtgenError
+from extgen.render import MARKER
+
+Action = Literal["create", "update", "delete", "unchanged"]
+TEMP_PREFIX = ".extgen-"
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str  # relative to OUT, with '/'
+    action: Action
+    old: str | None
+    new: str | None
+
+    def diff(self) -> str:
+        old = (self.old or "").splitlines(keepends=True)
+        new = (self.new or "").splitlines(keepends=True)
+        before = "/dev/null" if self.old is None else f"a/{self.path}"
+        after = "/dev/null" if self.new is None else f"b/{self.path}"
+        return "".join(difflib.unified_diff(old, new, before, after))
+
+
+def is_marked(first_line: str) -> bool:
+    return "extgen" in first_line and MARKER in first_line
+
+
+def _first_line(path: Path) -> str:
+    with path.open("rb") as handle:
+        return handle.readline(4096).decode("utf-8", "replace")
+
+
+def _owned_files(out: Path) -> dict[str, Path]:
+    """Every regular file below OUT that extgen wrote, without following links."""
+    owned: dict[str, Path] = {}
+    for directory, dirnames, filenames in os.walk(out, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(directory, name)
+            if stat.S_ISREG(path.lstat().st_mode) and is_marked(_first_line(path)):
+                owned[path.relative_to(out).as_posix()] = path
+    return owned
+
+
+def _refuse_unsafe(out: Path, relative: str) -> None:
+    """Stops when writing `relative` would follow a link or replace a file not ours."""
+    current = out
+    parts = relative.split("/")
+    for part in parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            raise ExtgenError(f"{current} is a symbolic link; extgen does not write through links")
+        if current.exists() and not current.is_dir():
+            raise ExtgenError(f"{current} is a file where extgen needs a directory")
+    target = out / relative
+    if target.is_symlink():
+        raise ExtgenError(f"{target} is a symbolic link; extgen does not write through links")
+    if target.is_dir():
+        raise ExtgenError(f"{target} is a directory where extgen needs to write a file")
+    if target.exists() and not is_marked(_first_line(target)):
+        raise ExtgenError(
+            f"{target} was not written by extgen (no marker line); move it away or remove it,"
+            " extgen never changes files it did not write"
+        )
+
+
+def compare(out: Path, files: dict[str, str]) -> list[Change]:
+    """What writing `files` into OUT would do, file by file; raises before any harm."""
+    if out.exists() and not out.is_dir():
+        raise ExtgenError(f"output {out} exists and is not a directory")
+    owned = _owned_files(out) if out.is_dir() else {}
+    changes = []
+    for relative in sorted(files):
+        new = files[relative]
+        if relative not in owned:
+            _refuse_unsafe(out, relative)
+            old = None
+        else:
+            old = owned[relative].read_text(encoding="utf-8", errors="replace")
+        action: Action = "create" if old is None else "unchanged" if old == new else "update"
+        changes.append(Change(relative, action, old, new))
+    for relative in sorted(set(owned) - set(files)):
+        old = owned[relative].read_text(encoding="utf-8", errors="replace")
+        changes.append(Change(relative, "delete", old, None))
+    return changes
+
+
+def apply(out: Path, changes: Iterable[Change]) -> None:
+    """Writes creations and updates atomically, then deletes stale files and empty dirs."""
+    changes = list(changes)
+    mode = _file_mode()
+    try:
+        for change in changes:
+            if change.action in ("create", "update") and change.new is not None:
+                _write_atomically(out / change.path, change.new, mode)
+        for change in changes:
+            if change.action == "delete":
+                (out / change.path).unlink()
+                _remove_empty_parents(out, (out / change.path).parent)
+    except OSError as error:
+        raise ExtgenError(f"cannot write {error.filename or out}: {error.strerror}") from None
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_atomically(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text.encode("utf-8"))
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _remove_empty_parents(out: Path, directory: Path) -> None:
+    while directory != out and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent

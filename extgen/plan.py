@@ -1,0 +1,231 @@
+"""Catalog -> Plan: the Kubernetes objects of every environment, as plain data. Pure.
+
+The plan is the single truth about what extgen generates: render writes it, the written
+text is parsed back and compared with it, and `verify` compares kustomize's build with it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from extgen import policy
+from extgen.model import (
+    AddressTarget,
+    Catalog,
+    Dependency,
+    Environment,
+    HostnameTarget,
+    Port,
+    SelectorTarget,
+    TargetOverrides,
+)
+
+MANAGER = "extgen"
+NAME_LABEL = "app.kubernetes.io/name"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
+MAX_ENDPOINTS_PER_SLICE = 1000
+# Added to every object by the shared base (a kustomize Component), not written per file.
+COMMON_LABELS = {MANAGED_BY_LABEL: MANAGER}
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One Kubernetes object as extgen writes it (before the base adds COMMON_LABELS)."""
+
+    body: Body
+
+    @property
+    def kind(self) -> str:
+        return str(self.body["kind"])
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
+
+    def built(self) -> Body:
+        """The object as `kustomize build` yields it: with the base's labels added."""
+        metadata = self.body["metadata"]
+        labels = {**metadata.get("labels", {}), **COMMON_LABELS}
+        return {**self.body, "metadata": {**metadata, "labels": labels}}
+
+
+@dataclass(frozen=True)
+class DependencyPlan:
+    """Every object of one dependency in one environment: one file of the output."""
+
+    name: str
+    manifests: tuple[Manifest, ...]
+
+
+@dataclass(frozen=True)
+class EnvironmentPlan:
+    name: str
+    dependencies: tuple[DependencyPlan, ...]
+
+    def manifests(self) -> list[Manifest]:
+        return [manifest for dep in self.dependencies for manifest in dep.manifests]
+
+
+@dataclass(frozen=True)
+class Plan:
+    environments: tuple[EnvironmentPlan, ...]
+
+
+def plan_catalog(catalog: Catalog) -> Plan:
+    environments = tuple(
+        EnvironmentPlan(name, _dependencies(catalog, name, env))
+        for name, env in catalog.environments.items()
+    )
+    return Plan(environments)
+
+
+def _dependencies(catalog: Catalog, env_name: str, env: Environment) -> tuple[DependencyPlan, ...]:
+    plans = []
+    for dep in catalog.dependencies:
+        target = dep.targets.get(env_name)
+        if target is not None:
+            plans.append(DependencyPlan(dep.name, tuple(_manifests(dep, env, target))))
+    return tuple(plans)
+
+
+def _manifests(dep: Dependency, env: Environment, target: TargetOverrides) -> list[Manifest]:
+    namespaces = target.namespaces or dep.namespaces or (env.namespace,)
+    labels = {**policy.object_labels(env, dep, target), NAME_LABEL: dep.name}
+    annotations = policy.object_annotations(env, dep, target)
+    ports = dep.ports_in(target)
+    manifests = []
+    for namespace in sorted(set(namespaces)):
+        meta = _Meta(dep.name, namespace, labels, annotations)
+        manifests.extend(_objects(meta, env, target, ports))
+    return manifests
+
+
+@dataclass(frozen=True)
+class _Meta:
+    service: str
+    namespace: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+
+    def metadata(self, name: str, extra_labels: dict[str, str] | None = None) -> Body:
+        metadata: Body = {"name": name, "namespace": self.namespace}
+        metadata["labels"] = dict(sorted({**self.labels, **(extra_labels or {})}.items()))
+        if self.annotations:
+            metadata["annotations"] = dict(sorted(self.annotations.items()))
+        return metadata
+
+
+def _objects(
+    meta: _Meta, env: Environment, target: TargetOverrides, ports: tuple[Port, ...]
+) -> list[Manifest]:
+    if isinstance(target, HostnameTarget):
+        spec: Body = {"type": "ExternalName", "externalName": target.external_name}
+        return [_service(meta, spec, [_service_port(p, with_target=False) for p in ports])]
+    if isinstance(target, SelectorTarget):
+        spec = {"type": "ClusterIP", "selector": dict(sorted(target.selector.items()))}
+        return [_service(meta, spec, [_service_port(p) for p in ports])]
+    assert isinstance(target, AddressTarget)
+    spec = {"clusterIP": "None"}
+    service = _service(meta, spec, [_service_port(p) for p in ports])
+    return [service, *_endpoints(meta, env, target.addresses, ports)]
+
+
+def _service(meta: _Meta, spec: Body, ports: list[Body]) -> Manifest:
+    if ports:
+        spec = {**spec, "ports": ports}
+    body = {"apiVersion": "v1", "kind": "Service", "metadata": meta.metadata(meta.service)}
+    return Manifest({**body, "spec": spec})
+
+
+def _service_port(port: Port, *, with_target: bool = True) -> Body:
+    body: Body = {}
+    if port.name is not None:
+        body["name"] = port.name
+    body["port"] = port.port
+    body["protocol"] = port.protocol
+    if port.app_protocol is not None:
+        body["appProtocol"] = port.app_protocol
+    if with_target and port.target_port is not None:
+        body["targetPort"] = port.target_port
+    return body
+
+
+def _endpoint_port(port: Port, *, named: bool) -> Body:
+    # EndpointSlice ports match Service ports by name, and an unnamed Service port is
+    # matched by the name "" (as Kubernetes' own controller writes it).
+    target = port.target_port if isinstance(port.target_port, int) else port.port
+    body: Body = {"name": port.name or ""} if named or port.name else {}
+    body.update({"port": target, "protocol": port.protocol})
+    if port.app_protocol is not None:
+        body["appProtocol"] = port.app_protocol
+    return body
+
+
+def _endpoints(
+    meta: _Meta, env: Environment, addresses: tuple[str, ...], ports: tuple[Port, ...]
+) -> list[Manifest]:
+    ordered = sorted((ipaddress.ip_address(a) for a in set(addresses)), key=_ip_order)
+    manifests = []
+    if env.endpoints in ("EndpointSlice", "both"):
+        for family in (4, 6):
+            members = [str(ip) for ip in ordered if ip.version == family]
+            manifests.extend(_slices(meta, family, members, ports))
+    if env.endpoints in ("Endpoints", "both"):
+        skip = {SKIP_MIRROR_LABEL: "true"} if env.endpoints == "both" else None
+        manifests.append(_legacy_endpoints(meta, [str(ip) for ip in ordered], ports, skip))
+    return manifests
+
+
+def _ip_order(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> tuple[int, int]:
+    return (ip.version, int(ip))
+
+
+def _slices(
+    meta: _Meta, family: int, addresses: list[str], ports: tuple[Port, ...]
+) -> list[Manifest]:
+    labels = {SERVICE_NAME_LABEL: meta.service, SLICE_MANAGED_BY_LABEL: MANAGER}
+    manifests = []
+    for index in range(0, len(addresses), MAX_ENDPOINTS_PER_SLICE):
+        number = index // MAX_ENDPOINTS_PER_SLICE + 1
+        name = f"{meta.service}-ipv{family}" + (f"-{number}" if number > 1 else "")
+        chunk = addresses[index : index + MAX_ENDPOINTS_PER_SLICE]
+        body: Body = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": meta.metadata(name, labels),
+            "addressType": f"IPv{family}",
+            "endpoints": [{"addresses": [address]} for address in chunk],
+        }
+        if ports:
+            body["ports"] = [_endpoint_port(port, named=True) for port in ports]
+        manifests.append(Manifest(body))
+    return manifests
+
+
+def _legacy_endpoints(
+    meta: _Meta, addresses: list[str], ports: tuple[Port, ...], extra: dict[str, str] | None
+) -> Manifest:
+    subset: Body = {"addresses": [{"ip": address} for address in addresses]}
+    if ports:
+        subset["ports"] = [_endpoint_port(port, named=False) for port in ports]
+    body: Body = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": meta.metadata(meta.service, extra),
+        "subsets": [subset],
+    }
+    return Manifest(body)

@@ -1,0 +1,233 @@
+"""The only module that imports yaml: safe loading with positions, and parsing output back.
+
+Catalog files are composed into nodes by PyYAML's C parser when it is available, then
+turned into Python values here rather than by PyYAML's constructor, so that:
+
+- plain scalars follow the YAML 1.2 core schema that kustomize, Argo CD and Flux use
+  (`on`, `yes`, `12:30` stay strings), and a plain scalar that is not a string keeps its
+  source text (`SourceScalar`), so a field that expects a string gets exactly what was
+  written, never a converted number;
+- duplicate keys, tags other than the standard ones, deep nesting and alias bombs are
+  refused with the position of the node at fault;
+- sequences become tuples, so the models built from them are immutable.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from extgen.errors import Position, Problem
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 64
+# Aliases may repeat a node, but the values built from one file may not grow past its
+# size by more than this: a "billion laughs" document stops after a few thousand nodes.
+ALIAS_SLACK_NODES = 10_000
+
+_BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+PLAIN_TAG = "tag:extgen,plain"
+STR_TAG = "tag:yaml.org,2002:str"
+SEQ_TAG = "tag:yaml.org,2002:seq"
+MAP_TAG = "tag:yaml.org,2002:map"
+
+_NULL = re.compile(r"~|null|Null|NULL|")
+_TRUE = re.compile(r"true|True|TRUE")
+_FALSE = re.compile(r"false|False|FALSE")
+_INT10 = re.compile(r"[-+]?[0-9]+")
+_INT8 = re.compile(r"0o[0-7]+")
+_INT16 = re.compile(r"0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
+_NAN = re.compile(r"\.(nan|NaN|NAN)")
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+
+
+@dataclass(frozen=True)
+class SourceScalar:
+    """A plain scalar that YAML 1.2 reads as a number or boolean, with its source text.
+
+    `value` is None when the text is ambiguous between YAML versions (`0755` is octal in
+    YAML 1.1 and decimal in YAML 1.2), so a field that needs a number refuses it.
+    """
+
+    text: str
+    value: int | float | bool | None
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        # Mark plain scalars instead of letting YAML 1.1 resolution guess their type;
+        # `_resolve_plain` applies the YAML 1.2 core schema to them.
+        if kind is yaml.ScalarNode and implicit[0]:
+            return PLAIN_TAG
+        return super().resolve(kind, value, implicit)
+
+
+class YamlError(Exception):
+    """A file that is not acceptable YAML; carries the problem at its position."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.format())
+        self.problem = problem
+
+
+def _position(file: str, node_or_mark: Any) -> Position:
+    mark = getattr(node_or_mark, "start_mark", node_or_mark)
+    return Position(file, mark.line + 1, mark.column + 1)
+
+
+def _resolve_plain(text: str) -> Any:
+    if _NULL.fullmatch(text):
+        return None
+    if _TRUE.fullmatch(text) or _FALSE.fullmatch(text):
+        return SourceScalar(text, text[0] in "tT")
+    if _LEADING_ZERO.fullmatch(text):
+        return SourceScalar(text, None)
+    if _INT10.fullmatch(text):
+        return SourceScalar(text, int(text))
+    if _INT8.fullmatch(text):
+        return SourceScalar(text, int(text[2:], 8))
+    if _INT16.fullmatch(text):
+        return SourceScalar(text, int(text[2:], 16))
+    if _FLOAT.fullmatch(text):
+        return SourceScalar(text, float(text))
+    if _INF.fullmatch(text):
+        return SourceScalar(text, -math.inf if text[0] == "-" else math.inf)
+    if _NAN.fullmatch(text):
+        return SourceScalar(text, math.nan)
+    return text
+
+
+class _Builder:
+    """Turns composed nodes into values, counting nodes to bound alias expansion."""
+
+    def __init__(self, file: str, budget: int) -> None:
+        self.file = file
+        self.budget = budget
+
+    def fail(self, node: Any, message: str) -> YamlError:
+        return YamlError(Problem(_position(self.file, node), message))
+
+    def build(self, node: Any, depth: int = 0) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise self.fail(node, "YAML aliases expand to too many values (an alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"YAML nesting is deeper than {MAX_DEPTH} levels")
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            self.require_tag(node, SEQ_TAG)
+            return tuple(self.build(item, depth + 1) for item in node.value)
+        self.require_tag(node, MAP_TAG)
+        return self.mapping(node, depth)
+
+    def require_tag(self, node: Any, tag: str) -> None:
+        if node.tag != tag:
+            raise self.fail(node, f"YAML tag {node.tag!r} is not supported here")
+
+    def scalar(self, node: Any) -> Any:
+        if node.tag == PLAIN_TAG:
+            return _resolve_plain(node.value)
+        if node.tag == STR_TAG:
+            return node.value
+        raise self.fail(node, f"YAML tag {node.tag!r} is not supported; quote the value")
+
+    def mapping(self, node: Any, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.key(key_node)
+            if key in seen:
+                first = _position(self.file, seen[key])
+                raise self.fail(key_node, f"duplicate key {key!r} (first defined at {first})")
+            seen[key] = key_node
+            result[key] = self.build(value_node, depth + 1)
+        return result
+
+    def key(self, node: Any) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.fail(node, "a mapping key must be a plain string")
+        if node.tag not in (PLAIN_TAG, STR_TAG):
+            raise self.fail(node, f"YAML tag {node.tag!r} is not supported on a key")
+        if node.tag == PLAIN_TAG and node.value == "<<":
+            raise self.fail(node, "YAML merge keys ('<<') are not supported; repeat the values")
+        return str(node.value)
+
+
+PathElement = str | int
+Path = tuple[PathElement, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One catalog file: its display name, composed nodes and the values built from them."""
+
+    file: str
+    root: Any
+    data: Any
+
+    def position(self, path: Sequence[PathElement], *, key: bool = False) -> Position:
+        """The position of the node at `path`, or of its key when `key` is set.
+
+        Path elements that do not name a node (a model's own step in a path, such as the
+        normalised form of a short target) are passed over, so a path always lands on the
+        nearest node written in the file.
+        """
+        node, key_node = self.root, None
+        for element in path:
+            found = _child(node, element)
+            if found is not None:
+                key_node, node = found
+        if node is None:
+            return Position(self.file, 1, 1)
+        if key and key_node is not None:
+            return _position(self.file, key_node)
+        return _position(self.file, node)
+
+
+def _child(node: Any, element: PathElement) -> tuple[Any, Any] | None:
+    if isinstance(node, yaml.MappingNode) and isinstance(element, str):
+        for key_node, value_node in node.value:
+            if key_node.value == element:
+                return key_node, value_node
+    is_index = isinstance(node, yaml.SequenceNode) and isinstance(element, int)
+    if is_index and 0 <= int(element) < len(node.value):
+        return None, node.value[int(element)]
+    return None
+
+
+def load_document(text: str, file: str) -> Document:
+    """Parse one file's text; raises YamlError with the position of the first problem."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        problem = Problem(
+            Position(file, 1, 1),
+            f"file is {size} bytes; catalog files are limited to {MAX_FILE_BYTES} bytes",
+        )
+        raise YamlError(problem)
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = _position(file, mark) if mark else Position(file, 1, 1)
+        what = " ".join(part for part in (error.context, error.problem) if part)
+        raise YamlError(Problem(where, f"invalid YAML: {what}")) from None
+    except yaml.YAMLError as error:
+        raise YamlError(Problem(Position(file, 1, 1), f"invalid YAML: {error}")) from None
+    if root is None:
+        return Document(file, None, None)
+    data = _Builder(file, size + ALIAS_SLACK_NODES).build(root)
+    return Document(file, root, data)
+
+
+def parse_all(text: str) -> list[Any]:
+    """Parse generated output back (all documents), with the same safe loader."""
+    loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return list(yaml.load_all(text, Loader=loader))

@@ -1,0 +1,1 @@
+"""extgen's jinja2 templates, shipped inside the package as extgen.templates."""
