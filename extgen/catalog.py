@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from extgen import k8s, policy
 from extgen.errors import CatalogError, ExtgenError, Problem
-from extgen.locate import allowed_keys
+from extgen.locate import allowed_keys, strip_tags
 from extgen.model import Catalog, Dependency, Environment, Finding
 from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
 
@@ -61,9 +61,11 @@ def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
 
 @dataclass
 class _Defined:
-    value: Any
+    value: Any  # the validated model; for an invalid one, None or its valid part
     document: Document
     path: Path
+    raw: Any = None  # the values as written
+    invalid: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -77,6 +79,7 @@ class _Builder:
             self.problems.append(Problem(document.position((*prefix, *path)), message))
 
     def add(self, document: Document) -> None:
+        self.problems.extend(document.problems)
         data = document.data
         if data is None:
             return
@@ -104,9 +107,15 @@ class _Builder:
             path = ("environments", name)
             if not self.check_environment_name(document, path, name):
                 continue
+            # An invalid environment still claims its name, so that targets naming it are
+            # not also reported as naming an unknown environment.
             environment = self.validate(Environment, settings, document, path)
+            self.define(
+                self.environments, "environment", name, _Defined(environment, document, path)
+            )
             if environment is not None:
-                self.define(self.environments, "environment", name, environment, document, path)
+                reasons = k8s.validate_annotation_keys_and_size(environment.annotations)
+                self.report(document, [(("annotations",), r) for r in reasons], path)
 
     def check_environment_name(self, document: Document, path: Path, name: str) -> bool:
         reasons = k8s.is_dns1123_label(name)
@@ -127,16 +136,15 @@ class _Builder:
             return
         for index, item in enumerate(section):
             path = ("dependencies", index)
-            dependency = self.validate(Dependency, item, document, path)
+            dependency, invalid = self.validate_dependency(item, document, path)
             if dependency is not None:
-                self.report(document, dependency.problems(), path)
+                self.report(document, dependency.problems(invalid), path)
             name = item.get("name") if isinstance(item, dict) else None
             if isinstance(name, str):
                 # Even an invalid dependency claims its name and is checked against the
                 # environments, so that one run reports all of its problems.
-                self.define(
-                    self.dependencies, "dependency", name, dependency or item, document, path
-                )
+                defined = _Defined(dependency, document, path, item, invalid)
+                self.define(self.dependencies, "dependency", name, defined)
             if name in RESERVED_DEPENDENCIES:
                 message = f"{name!r} is reserved: it is the name of kustomize's own file"
                 self.report(document, [(("name",), message)], path)
@@ -149,19 +157,38 @@ class _Builder:
                 self.problems.append(_problem(model, detail, document, path))
             return None
 
+    def validate_dependency(
+        self, item: Any, document: Document, path: Path
+    ) -> tuple[Dependency | None, frozenset[str]]:
+        """The dependency, or, when parts of it are invalid, the rest of it.
+
+        The rules between fields and the policy still judge the valid parts, so that one
+        run reports every problem; the frozenset names the top-level keys left out.
+        """
+        try:
+            return Dependency.model_validate(item), frozenset()
+        except ValidationError as error:
+            details = error.errors(include_url=False)
+        for detail in details:
+            self.problems.append(_problem(Dependency, detail, document, path))
+        partial, invalid = _without_invalid(item, [tuple(d["loc"]) for d in details])
+        try:
+            return Dependency.model_validate(partial), invalid
+        except ValidationError:
+            return None, invalid
+
     def define(
         self,
         table: dict[str, _Defined],
         what: str,
         name: str,
-        value: Any,
-        document: Document,
-        path: Path,
+        defined: _Defined,
     ) -> None:
         first = table.get(name)
         if first is None:
-            table[name] = _Defined(value, document, path)
+            table[name] = defined
             return
+        document, path = defined.document, defined.path
         earlier = first.document.position(_name_path(first.path), key=what == "environment")
         message = f"{what} {name!r} is defined twice (first at {earlier})"
         here = document.position(_name_path(path), key=what == "environment")
@@ -171,8 +198,8 @@ class _Builder:
         """Rules between dependencies and environments, once all files are read."""
         names = sorted(self.environments)
         for defined in self.dependencies.values():
-            targets = _raw_targets(defined.value)
-            for env_name in targets:
+            targets = defined.raw.get("targets")
+            for env_name in targets if isinstance(targets, dict) else ():
                 if env_name not in self.environments:
                     message = f"unknown environment {env_name!r}{_suggest(env_name, names)}"
                     if not names:
@@ -186,8 +213,10 @@ class _Builder:
         dependency: Dependency = defined.value
         for env_name, target in dependency.targets.items():
             environment = self.environments.get(env_name)
-            if environment is not None and target is not None:
-                findings = policy.target_problems(dependency, env_name, environment.value, target)
+            if environment is not None and environment.value is not None and target is not None:
+                findings = policy.target_problems(
+                    dependency, env_name, environment.value, target, defined.invalid
+                )
                 self.report(defined.document, findings, defined.path)
 
     def catalog(self) -> Catalog:
@@ -202,9 +231,28 @@ _TOP_LEVEL_MESSAGE = (
 )
 
 
-def _raw_targets(value: Any) -> dict[str, Any]:
-    targets = value.targets if isinstance(value, Dependency) else value.get("targets")
-    return targets if isinstance(targets, dict) else {}
+# Stands in for an invalid name while the rest of a dependency is checked; never shown.
+_PLACEHOLDER_NAME = "invalid-name"
+
+
+def _without_invalid(item: Any, locs: list[Path]) -> tuple[Any, frozenset[str]]:
+    """The dependency as written without its invalid parts, and the keys left out."""
+    if not isinstance(item, dict) or any(len(loc) == 0 for loc in locs):
+        return None, frozenset()
+    partial = dict(item)
+    targets = dict(item["targets"]) if isinstance(item.get("targets"), dict) else {}
+    invalid = set()
+    for loc in locs:
+        key = str(loc[0])
+        invalid.add(key)
+        if key == "targets" and len(loc) > 1:
+            targets.pop(str(loc[1]), None)
+        elif key == "name":
+            partial["name"] = _PLACEHOLDER_NAME
+        elif key != "targets":
+            partial.pop(key, None)
+    partial["targets"] = targets
+    return partial, frozenset(invalid)
 
 
 def _name_path(path: Path) -> Path:
@@ -222,7 +270,7 @@ def _suggest(word: str, candidates: Iterable[str], *, listing: bool = False) -> 
 
 
 def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: Path) -> Problem:
-    loc: Path = tuple(detail["loc"])
+    loc: Path = strip_tags(model, tuple(detail["loc"]))
     kind = detail["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -243,9 +291,7 @@ def _message(kind: str, detail: Any) -> str:
     if expected:
         return f"expected {expected}, got {got}"
     if kind == "literal_error":
-        return f"expected {detail['ctx']['expected']}, got {got}"
-    if kind == "too_short":
-        return f"{detail['loc'][-1]} must not be empty"
+        return f"expected {detail['ctx']['expected']}, got {got.removeprefix('the string ')}"
     return str(detail["msg"])
 
 
@@ -267,6 +313,9 @@ def _describe(value: Any) -> str:
         return repr(value.text)
     if value is None:
         return "null"
+    if isinstance(value, str):
+        # Said in full: "got '80'" would read as if the number 80 had been refused.
+        return f"the string {value!r}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, tuple):

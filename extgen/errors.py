@@ -28,7 +28,8 @@ class Problem:
     message: str
 
     def format(self) -> str:
-        return f"{self.position}: error: {self.message}"
+        # One problem, one line: tools that read FILE:LINE:COL lines depend on it.
+        return f"{self.position}: error: {' '.join(self.message.splitlines())}"
 
 
 class ExtgenError(Exception):

@@ -58,8 +58,20 @@ def fail(message: str) -> PydanticCustomError:
     return PydanticCustomError("extgen", "{message}", {"message": message})
 
 
+# Characters that kustomize's YAML library cannot write back out: most fail the whole
+# build ("control characters are not allowed"), and U+0085 is written raw, where every
+# YAML reader then takes it for a line break. They are refused in the catalog instead.
+_UNWRITABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
+
+
 def _text(value: Any) -> Any:
-    return value.text if isinstance(value, SourceScalar) else value
+    text = value.text if isinstance(value, SourceScalar) else value
+    if isinstance(text, str) and (found := _UNWRITABLE.search(text)):
+        raise fail(
+            f"contains the control character U+{ord(found.group()):04X}, which kustomize"
+            " cannot write; remove it"
+        )
+    return text
 
 
 def _number(value: Any) -> Any:
@@ -72,7 +84,7 @@ def _number(value: Any) -> Any:
         )
     if isinstance(value.value, int) and not isinstance(value.value, bool):
         return value.value
-    return value.text
+    return value  # refused as not an integer, and shown as written
 
 
 def _boolean(value: Any) -> Any:
@@ -85,6 +97,17 @@ def _boolean(value: Any) -> Any:
             " Argo CD and Flux do), where it is a string; write true or false"
         )
     return text
+
+
+def non_empty(what: str) -> BeforeValidator:
+    """Refuses an empty list or mapping as written (before its items are validated)."""
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, tuple | dict) and not value:
+            raise fail(f"{what} must not be empty")
+        return value
+
+    return BeforeValidator(validate)
 
 
 def _checked(what: str, check: Callable[[str], list[str]]) -> AfterValidator:
@@ -109,10 +132,10 @@ LabelValue = Annotated[Text, _checked("label value", k8s.is_valid_label_value)]
 SelectorKey = Annotated[Text, _checked("selector key", k8s.is_qualified_name)]
 
 
-def _port_number(value: int) -> int:
+def _port_number(value: int, what: str = "port") -> int:
     reasons = k8s.is_valid_port_num(value)
     if reasons:
-        raise fail(f"invalid port {value}: {'; '.join(reasons)}")
+        raise fail(f"invalid {what} {value}: {'; '.join(reasons)}")
     return value
 
 
@@ -121,7 +144,7 @@ PortNumber = Annotated[Integer, AfterValidator(_port_number)]
 
 def _target_port(value: int | str) -> int | str:
     if isinstance(value, int):
-        return _port_number(value)
+        return _port_number(value, "targetPort")
     reasons = k8s.is_valid_port_name(value)
     if reasons:
         raise fail(

@@ -20,6 +20,20 @@ def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
     return []
 
 
+def strip_tags(model: type[BaseModel], loc: Path) -> Path:
+    """The location without the union tags pydantic adds, i.e. only keys and indexes."""
+    kept: list[Any] = []
+    annotation: Any = model
+    for element in loc:
+        if annotation is not None:
+            annotation, tagged = _unwrap(annotation, element)
+            if tagged:
+                continue
+            annotation = _step(annotation, element)
+        kept.append(element)
+    return tuple(kept)
+
+
 def _follow(annotation: Any, loc: Path) -> Any:
     for element in loc:
         annotation, tagged = _unwrap(annotation, element)

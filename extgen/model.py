@@ -42,6 +42,7 @@ from extgen.fields import (
     Text,
     fail,
     looks_like_ip,
+    non_empty,
 )
 from extgen.yamlio import Path, SourceScalar
 
@@ -122,8 +123,8 @@ class Environment(Model):
 
 
 class TargetOverrides(Model):
-    namespaces: tuple[Namespace, ...] | None = Field(
-        None, min_length=1, description="Namespaces for this environment"
+    namespaces: Annotated[tuple[Namespace, ...] | None, non_empty("namespaces")] = Field(
+        None, description="Namespaces for this environment", json_schema_extra={"minItems": 1}
     )
     labels: Labels = Field(default_factory=dict, description="Extra labels here")
     annotations: Annotations = Field(default_factory=dict, description="Extra annotations here")
@@ -139,14 +140,16 @@ class HostnameTarget(TargetOverrides):
 class AddressTarget(TargetOverrides):
     """A headless Service with EndpointSlices holding the addresses."""
 
-    addresses: tuple[EndpointIP, ...] = Field(min_length=1, description="IPv4/IPv6 addresses")
+    addresses: Annotated[tuple[EndpointIP, ...], non_empty("addresses")] = Field(
+        description="IPv4/IPv6 addresses", json_schema_extra={"minItems": 1}
+    )
 
 
 class SelectorTarget(TargetOverrides):
     """A ClusterIP Service selecting pods: the dependency now runs in the cluster."""
 
-    selector: dict[SelectorKey, LabelValue] = Field(
-        min_length=1, description="Pod labels the Service selects"
+    selector: Annotated[dict[SelectorKey, LabelValue], non_empty("selector")] = Field(
+        description="Pod labels the Service selects", json_schema_extra={"minProperties": 1}
     )
 
 
@@ -189,8 +192,10 @@ class Dependency(Model):
     owner: Text | None = Field(None, description="Team or address; written as an annotation")
     labels: Labels = Field(default_factory=dict, description="Added to every object")
     annotations: Annotations = Field(default_factory=dict, description="Added to every object")
-    namespaces: tuple[Namespace, ...] | None = Field(
-        None, min_length=1, description="One Service in each (default: the environment's)"
+    namespaces: Annotated[tuple[Namespace, ...] | None, non_empty("namespaces")] = Field(
+        None,
+        description="One Service in each (default: the environment's)",
+        json_schema_extra={"minItems": 1},
     )
     ports: tuple[Port, ...] = Field((), description="Service ports")
     tls: Tls | None = Field(None, description="TLS details, written as annotations")
@@ -205,21 +210,29 @@ class Dependency(Model):
     def ports_in(self, target: TargetOverrides) -> tuple[Port, ...]:
         return self.ports if target.ports is None else target.ports
 
-    def problems(self) -> Iterator[Finding]:
-        """Rules that relate several fields of this dependency."""
+    def problems(self, invalid: frozenset[str] = frozenset()) -> Iterator[Finding]:
+        """Rules that relate several fields of this dependency.
+
+        `invalid` names the fields that failed validation and were left out, so that
+        rules needing them are passed over rather than judged on defaults.
+        """
         yield from port_problems(self.ports, ("ports",))
         yield from duplicates(self.namespaces or (), ("namespaces",), "namespace")
         for env, target in self.targets.items():
             if target is not None:
-                yield from self._target_problems(env, target)
+                yield from self._target_problems(env, target, "ports" not in invalid)
 
-    def _target_problems(self, env: str, target: TargetOverrides) -> Iterator[Finding]:
+    def _target_problems(
+        self, env: str, target: TargetOverrides, ports_known: bool
+    ) -> Iterator[Finding]:
         at: Path = ("targets", env)
         if target.ports is not None:
             yield from port_problems(target.ports, (*at, "ports"))
         yield from duplicates(target.namespaces or (), (*at, "namespaces"), "namespace")
         if isinstance(target, AddressTarget):
             yield from duplicates(target.addresses, (*at, "addresses"), "address")
+        if target.ports is None and not ports_known:
+            return
         ports_at = (*at, "ports") if target.ports is not None else ("ports",)
         ports = self.ports_in(target)
         if isinstance(target, SelectorTarget) and not ports:

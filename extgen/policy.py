@@ -79,12 +79,21 @@ def object_labels(env: Environment, dep: Dependency, target: TargetOverrides) ->
     return {**env.labels, **dep.labels, **target.labels}
 
 
+# Fields whose values end up in an object's annotations.
+ANNOTATION_SOURCES = frozenset({"annotations", "description", "owner", "tls"})
+
+
 def target_problems(
-    dep: Dependency, env_name: str, env: Environment, target: TargetOverrides
+    dep: Dependency,
+    env_name: str,
+    env: Environment,
+    target: TargetOverrides,
+    invalid: frozenset[str] = frozenset(),
 ) -> Iterator[Finding]:
+    """Rules for one target in one environment; `invalid` as in Dependency.problems."""
     at = ("targets", env_name)
     if isinstance(target, HostnameTarget):
-        yield from _hostname_problems(dep, env_name, env, target)
+        yield from _hostname_problems(dep, env_name, env, target, "allowInternal" in invalid)
     if isinstance(target, AddressTarget) and env.allowed_targets is not None:
         for index, address in enumerate(target.addresses):
             if not address_allowed(address, env.allowed_targets):
@@ -95,17 +104,24 @@ def target_problems(
                         f" ({_listing(env.allowed_targets)})"
                     ),
                 )
+    if invalid & ANNOTATION_SOURCES or k8s.validate_annotation_keys_and_size(env.annotations):
+        return  # reported where the values are, or not knowable
     for reason in k8s.validate_annotation_keys_and_size(object_annotations(env, dep, target)):
-        yield ("annotations",), f"annotations of {dep.name!r} in {env_name!r}: {reason}"
+        where = (*at, "annotations") if target.annotations else ("annotations",)
+        yield where, f"in environment {env_name!r}, {reason}"
 
 
 def _hostname_problems(
-    dep: Dependency, env_name: str, env: Environment, target: HostnameTarget
+    dep: Dependency,
+    env_name: str,
+    env: Environment,
+    target: HostnameTarget,
+    allow_internal_unknown: bool,
 ) -> Iterator[Finding]:
     at = ("targets", env_name, "externalName")
     name = target.external_name
     reason = internal_reason(name, env.cluster_domain)
-    if reason and not dep.allow_internal:
+    if reason and not (dep.allow_internal or allow_internal_unknown):
         yield at, f"{name!r} {reason}; {INTERNAL_HINT}"
     if env.allowed_targets is not None and not host_allowed(name, env.allowed_targets):
         yield (

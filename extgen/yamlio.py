@@ -105,14 +105,24 @@ def _resolve_plain(text: str) -> Any:
 
 
 class _Builder:
-    """Turns composed nodes into values, counting nodes to bound alias expansion."""
+    """Turns composed nodes into values, counting nodes to bound alias expansion.
+
+    A duplicate key is recorded and passed over (the first value stands), so that the
+    rest of the file is still checked. Anything that would make the values built here
+    differ from what was meant (tags, merge keys, alias bombs, deep nesting) stops the
+    file at once, rather than cascade into misleading errors.
+    """
 
     def __init__(self, file: str, budget: int) -> None:
         self.file = file
         self.budget = budget
+        self.problems: list[Problem] = []
 
     def fail(self, node: Any, message: str) -> YamlError:
         return YamlError(Problem(_position(self.file, node), message))
+
+    def note(self, node: Any, message: str) -> None:
+        self.problems.append(Problem(_position(self.file, node), message))
 
     def build(self, node: Any, depth: int = 0) -> Any:
         self.budget -= 1
@@ -123,21 +133,20 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         if isinstance(node, yaml.SequenceNode):
-            self.require_tag(node, SEQ_TAG)
+            self.check_tag(node, SEQ_TAG)
             return tuple(self.build(item, depth + 1) for item in node.value)
-        self.require_tag(node, MAP_TAG)
+        self.check_tag(node, MAP_TAG)
         return self.mapping(node, depth)
 
-    def require_tag(self, node: Any, tag: str) -> None:
+    def check_tag(self, node: Any, tag: str) -> None:
         if node.tag != tag:
-            raise self.fail(node, f"YAML tag {node.tag!r} is not supported here")
+            raise self.fail(node, f"YAML tag {node.tag!r} is not supported; remove it")
 
     def scalar(self, node: Any) -> Any:
         if node.tag == PLAIN_TAG:
             return _resolve_plain(node.value)
-        if node.tag == STR_TAG:
-            return node.value
-        raise self.fail(node, f"YAML tag {node.tag!r} is not supported; quote the value")
+        self.check_tag(node, STR_TAG)
+        return node.value
 
     def mapping(self, node: Any, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -146,7 +155,8 @@ class _Builder:
             key = self.key(key_node)
             if key in seen:
                 first = _position(self.file, seen[key])
-                raise self.fail(key_node, f"duplicate key {key!r} (first defined at {first})")
+                self.note(key_node, f"duplicate key {key!r} (first defined at {first})")
+                continue
             seen[key] = key_node
             result[key] = self.build(value_node, depth + 1)
         return result
@@ -154,10 +164,10 @@ class _Builder:
     def key(self, node: Any) -> str:
         if not isinstance(node, yaml.ScalarNode):
             raise self.fail(node, "a mapping key must be a plain string")
-        if node.tag not in (PLAIN_TAG, STR_TAG):
-            raise self.fail(node, f"YAML tag {node.tag!r} is not supported on a key")
         if node.tag == PLAIN_TAG and node.value == "<<":
             raise self.fail(node, "YAML merge keys ('<<') are not supported; repeat the values")
+        if node.tag != PLAIN_TAG:
+            self.check_tag(node, STR_TAG)
         return str(node.value)
 
 
@@ -172,6 +182,7 @@ class Document:
     file: str
     root: Any
     data: Any
+    problems: tuple[Problem, ...] = ()
 
     def position(self, path: Sequence[PathElement], *, key: bool = False) -> Position:
         """The position of the node at `path`, or of its key when `key` is set.
@@ -203,8 +214,17 @@ def _child(node: Any, element: PathElement) -> tuple[Any, Any] | None:
     return None
 
 
+def _offset_position(file: str, text: str, offset: int) -> Position:
+    before = text[:offset]
+    return Position(file, before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
+
+
 def load_document(text: str, file: str) -> Document:
-    """Parse one file's text; raises YamlError with the position of the first problem."""
+    """Parse one file's text.
+
+    Problems that leave the rest of the file readable are in `Document.problems`; the
+    others raise YamlError.
+    """
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_FILE_BYTES:
         problem = Problem(
@@ -219,15 +239,42 @@ def load_document(text: str, file: str) -> Document:
         where = _position(file, mark) if mark else Position(file, 1, 1)
         what = " ".join(part for part in (error.context, error.problem) if part)
         raise YamlError(Problem(where, f"invalid YAML: {what}")) from None
+    except yaml.reader.ReaderError as error:
+        where = _offset_position(file, text, error.position)
+        what = f"unacceptable character #x{error.character:04x}: {error.reason}"
+        raise YamlError(Problem(where, f"invalid YAML: {what}")) from None
     except yaml.YAMLError as error:
-        raise YamlError(Problem(Position(file, 1, 1), f"invalid YAML: {error}")) from None
+        message = " ".join(str(error).split())
+        raise YamlError(Problem(Position(file, 1, 1), f"invalid YAML: {message}")) from None
     if root is None:
         return Document(file, None, None)
-    data = _Builder(file, size + ALIAS_SLACK_NODES).build(root)
-    return Document(file, root, data)
+    builder = _Builder(file, size + ALIAS_SLACK_NODES)
+    data = builder.build(root)
+    return Document(file, root, data, tuple(builder.problems))
 
 
 def parse_all(text: str) -> list[Any]:
     """Parse generated output back (all documents), with the same safe loader."""
     loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return list(yaml.load_all(text, Loader=loader))
+
+
+def parse_all_core(text: str, file: str = "<stream>") -> list[Any]:
+    """Parse YAML a YAML 1.2 tool wrote (kustomize's output) into plain values.
+
+    Plain scalars follow the YAML 1.2 core schema, as kustomize means them (`12:30` and
+    `on` stay strings where `parse_all` would read a number and a boolean); sequences are
+    lists. Raises YamlError or yaml.YAMLError on input that is not acceptable YAML.
+    """
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, SourceScalar):  # None: a leading zero, decimal in YAML 1.2
+            return int(value.text, 10) if value.value is None else value.value
+        if isinstance(value, tuple):
+            return [plain(item) for item in value]
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        return value
+
+    builder = _Builder(file, len(text) + ALIAS_SLACK_NODES)
+    return [plain(builder.build(root)) for root in yaml.compose_all(text, Loader=_Loader)]

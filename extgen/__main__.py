@@ -1,0 +1,5 @@
+"""`python -m extgen` runs the command line."""
+
+from extgen.cli import main
+
+main()

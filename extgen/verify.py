@@ -1,0 +1,256 @@
+"""Build every environment overlay with the real kustomize and check what it yields.
+
+Each built object is checked against the Kubernetes OpenAPI schema (strict: unknown
+fields are errors), and the built objects must be exactly the plan's: nothing missing,
+nothing extra, no field different. Every problem is collected as a `Finding`.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import re
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import kubernetes_validate.utils
+
+from extgen.errors import ExtgenError
+from extgen.kustomize import Kustomize, build, find_kustomize
+from extgen.plan import Body, EnvironmentPlan, Plan
+from extgen.yamlio import parse_all_core
+
+# extgen generates these; a schema version is usable only when it has all of them.
+REQUIRED_SCHEMAS = ("service-v1.json", "endpoints-v1.json", "endpointslice-discovery-v1.json")
+_SCHEMA_DIR = re.compile(r"v(\d+)\.(\d+)\.\d+-local-strict")
+_VERSION = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+MAX_VALUE_CHARS = 120
+
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Finding:
+    environment: str
+    object: str  # "Kind/namespace/name"; "" for the environment as a whole
+    field: str  # dotted path such as "spec.ports[0].port"; "" for the whole object
+    message: str
+
+    def format(self) -> str:
+        parts = [self.environment, self.object, self.field, self.message]
+        return ": ".join(part for part in parts if part)
+
+
+@dataclass
+class VerifyReport:
+    kustomize: Kustomize
+    schema_version: str
+    environments: int
+    objects: int
+    findings: list[Finding]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+@cache
+def schema_versions() -> tuple[str, ...]:
+    """The Kubernetes versions ("1.37") the installed kubernetes-validate has strict
+    schemas for, including every kind extgen generates; oldest first."""
+    root = importlib.resources.files("kubernetes_validate").joinpath("kubernetes-json-schema")
+    found = []
+    for directory in root.iterdir():
+        match = _SCHEMA_DIR.fullmatch(directory.name)
+        if match and all(directory.joinpath(name).is_file() for name in REQUIRED_SCHEMAS):
+            found.append((int(match.group(1)), int(match.group(2))))
+    return tuple(f"{major}.{minor}" for major, minor in sorted(found))
+
+
+def default_kubernetes_version() -> str:
+    """The newest Kubernetes version whose schemas kubernetes-validate ships."""
+    versions = schema_versions()
+    if not versions:
+        raise ExtgenError("the installed kubernetes-validate ships no usable strict schemas")
+    return versions[-1]
+
+
+def _schema_version(kubernetes_version: str | None) -> str:
+    if kubernetes_version is None:
+        return default_kubernetes_version()
+    match = _VERSION.fullmatch(kubernetes_version.strip())
+    version = f"{match.group(1)}.{match.group(2)}" if match else kubernetes_version
+    if version not in schema_versions():
+        raise ExtgenError(
+            f"no Kubernetes schema for version {kubernetes_version!r}; the installed"
+            f" kubernetes-validate has {', '.join(schema_versions())}"
+        )
+    return version
+
+
+def verify(
+    out: Path,
+    plan: Plan,
+    kubernetes_version: str | None = None,
+    kustomize: Kustomize | None = None,
+) -> VerifyReport:
+    """Builds OUT/<env> for every environment of the plan and checks the objects built."""
+    schema_version = _schema_version(kubernetes_version)
+    kustomize = kustomize or find_kustomize()
+    workers = max(1, min(len(plan.environments), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(
+            pool.map(
+                lambda env: _verify_environment(out, env, kustomize, schema_version),
+                plan.environments,
+            )
+        )
+    findings = [finding for env_findings, _ in results for finding in env_findings]
+    objects = sum(count for _, count in results)
+    return VerifyReport(kustomize, schema_version, len(plan.environments), objects, findings)
+
+
+def _verify_environment(
+    out: Path, env: EnvironmentPlan, kustomize: Kustomize, schema_version: str
+) -> tuple[list[Finding], int]:
+    """The findings of one environment and the number of objects its build yields."""
+    directory = out / env.name
+    if not directory.is_dir():
+        message = f"{directory} does not exist; run `extgen render` first"
+        return [Finding(env.name, "", "", message)], 0
+    try:
+        stream = build(kustomize, directory)
+    except ExtgenError as error:
+        message = " ".join(error.message.split())  # kustomize's stderr, on the same line
+        return [Finding(env.name, "", "", f"the overlay does not build: {message}")], 0
+    try:
+        built = [doc for doc in parse_all_core(stream, f"{directory} (built)") if doc is not None]
+    except Exception as error:  # any parse failure is the same defect
+        return [Finding(env.name, "", "", f"kustomize output is not valid YAML: {error}")], 0
+    findings = [f for body in built for f in _schema_findings(env.name, body, schema_version)]
+    findings.extend(_compare(env, built))
+    return findings, len(built)
+
+
+def _key(body: Any) -> Key:
+    if not isinstance(body, Mapping):
+        return ("", "", "")
+    metadata = body.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    return (
+        str(body.get("kind", "")),
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+    )
+
+
+def _object_name(key: Key) -> str:
+    kind, namespace, name = key
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def _schema_findings(environment: str, body: Any, version: str) -> list[Finding]:
+    """At most one finding: kubernetes-validate stops at the first schema error."""
+    name = _object_name(_key(body))
+    if not isinstance(body, dict) or not all(
+        isinstance(body.get(key), str) for key in ("apiVersion", "kind")
+    ):
+        return [Finding(environment, name, "", "not a Kubernetes object (apiVersion, kind)")]
+    try:
+        kubernetes_validate.validate(body, version, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [Finding(environment, name, *_schema_error(error, version))]
+    except kubernetes_validate.SchemaNotFoundError as error:
+        return [Finding(environment, name, "", str(error.message))]
+    return []
+
+
+def _schema_error(error: Any, version: str) -> tuple[str, str]:
+    """The field at fault and the message; an unknown field is named itself."""
+    path: list[str | int] = list(error.absolute_path)
+    instance, schema = error.instance, error.schema
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        known = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        unknown = [key for key in instance if key not in known]
+        if unknown:
+            return _field([*path, unknown[0]]), f"unknown field in the Kubernetes {version} schema"
+    return _field(path), f"invalid in the Kubernetes {version} schema: {error.message}"
+
+
+def _compare(env: EnvironmentPlan, built: list[Any]) -> Iterator[Finding]:
+    expected: dict[Key, Body] = {m.key(): m.built() for m in env.manifests()}
+    actual: dict[Key, Any] = {}
+    for body in built:
+        key = _key(body)
+        if key in actual:
+            yield Finding(env.name, _object_name(key), "", "built more than once")
+        actual[key] = body
+    for key, body in expected.items():
+        if key not in actual:
+            yield Finding(
+                env.name,
+                _object_name(key),
+                "",
+                "missing: the catalog defines it, the build does not yield it",
+            )
+            continue
+        for field, message in differences(body, actual[key]):
+            yield Finding(env.name, _object_name(key), field, message)
+    for key in (key for key in actual if key not in expected):
+        yield Finding(
+            env.name,
+            _object_name(key),
+            "",
+            "unexpected: the build yields it, the catalog does not define it",
+        )
+
+
+def differences(
+    expected: Any, actual: Any, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[str, str]]:
+    """(dotted field path, message) for every place where `actual` differs from `expected`."""
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        for key in [*expected, *(key for key in actual if key not in expected)]:
+            yield from _member(expected, actual, key, (*path, key))
+    elif isinstance(expected, list | tuple) and isinstance(actual, list | tuple):
+        for index in range(max(len(expected), len(actual))):
+            yield from _member(expected, actual, index, (*path, index))
+    elif type(expected) is not type(actual) or expected != actual:
+        yield _field(path), f"expected {_show(expected)}, got {_show(actual)}"
+
+
+def _member(
+    expected: Any, actual: Any, key: Any, path: tuple[str | int, ...]
+) -> Iterator[tuple[str, str]]:
+    has_expected = key in expected if isinstance(expected, Mapping) else key < len(expected)
+    has_actual = key in actual if isinstance(actual, Mapping) else key < len(actual)
+    if not has_actual:
+        yield _field(path), f"missing, expected {_show(expected[key])}"
+    elif not has_expected:
+        yield _field(path), f"not defined by the catalog, got {_show(actual[key])}"
+    else:
+        yield from differences(expected[key], actual[key], path)
+
+
+def _field(path: list[str | int] | tuple[str | int, ...]) -> str:
+    """`spec.ports[0].port`; keys that are not plain words are quoted: `labels['a/b']`."""
+    text = ""
+    for element in path:
+        if isinstance(element, int):
+            text += f"[{element}]"
+        elif _IDENTIFIER.fullmatch(element):
+            text += f".{element}" if text else element
+        else:
+            text += f"[{element!r}]"
+    return text
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 3] + "..."

@@ -1,0 +1,63 @@
+"""Shared helpers for extgen's tests: small catalogs written to disk, and running the CLI."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from extgen.cli import cli
+
+ENVIRONMENTS = """\
+environments:
+  dev: {namespace: apps-dev}
+  prod:
+    namespace: apps-prod
+    labels: {environment: production}
+"""
+
+DEPENDENCIES = """\
+dependencies:
+  - name: orders-db
+    ports: [{name: postgres, port: 5432}]
+    targets:
+      dev: orders.dev.example.com
+      prod: orders.prod.example.com
+  - name: legacy-erp
+    ports: [{name: http, port: 80, targetPort: 8080}]
+    targets:
+      dev: 192.168.10.5
+      prod: [10.20.0.11, "2001:db8::11"]
+  - name: search
+    ports: [{name: http, port: 9200}]
+    targets:
+      dev: {selector: {app: search}}
+      prod: search.prod.example.com
+"""
+
+
+def write_catalog(root: Path, files: dict[str, str] | None = None) -> Path:
+    """Writes a catalog directory (default: a small valid one) and returns its path."""
+    catalog = root / "catalog"
+    catalog.mkdir(parents=True, exist_ok=True)
+    files = files or {"environments.yaml": ENVIRONMENTS, "dependencies.yaml": DEPENDENCIES}
+    for name, text in files.items():
+        (catalog / name).write_text(textwrap.dedent(text), encoding="utf-8")
+    return catalog
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    """Every file below `directory` (links as their target text), for before/after checks."""
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory).as_posix()
+        if path.is_symlink():
+            files[relative] = b"-> " + str(path.readlink()).encode()
+        elif path.is_file():
+            files[relative] = path.read_bytes()
+    return files
