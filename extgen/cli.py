@@ -17,11 +17,13 @@ import click
 from extgen import __version__
 from extgen.catalog import read_catalog
 from extgen.errors import ExtgenError
+from extgen.kustomize import find_kustomize
 from extgen.model import Catalog
-from extgen.output import Change, apply, compare
+from extgen.output import Change, apply, compare, moves
 from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer
 from extgen.schema import catalog_schema
+from extgen.verify import verify
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/extgen/extgen/issues"
@@ -108,8 +110,10 @@ def _summary(catalog: Catalog, plan: Plan) -> str:
 )
 def render(catalog: Path, out: Path, check: bool, diff: bool, templates: Path | None) -> None:
     """Validate the catalog and write OUT (or, with --check/--diff, compare only)."""
-    files = Renderer(templates).render(plan_catalog(read_catalog(catalog)))
+    plan = plan_catalog(read_catalog(catalog))
+    files = Renderer(templates).render(plan)
     changes = compare(out, files)
+    _report_moves(plan, changes)
     stale = [change for change in changes if change.action != "unchanged"]
     if check or diff:
         for change in stale:
@@ -127,10 +131,48 @@ def render(catalog: Path, out: Path, check: bool, diff: bool, templates: Path | 
     click.echo(_tally(out, changes), err=True)
 
 
+def _report_moves(plan: Plan, changes: list[Change]) -> None:
+    for env_name, names in moves(changes).items():
+        env = next(env for env in plan.environments if env.name == env_name)
+        objects = sum(len(dep.manifests) for dep in env.dependencies if dep.name in names)
+        click.echo(
+            f"note: {objects} objects of {len(names)} dependencies move to another shard of"
+            f" {env_name}: Argo CD and Flux hand them from one application to another"
+            " (see the README, Sharding)",
+            err=True,
+        )
+
+
 def _tally(out: Path, changes: list[Change]) -> str:
     counts = Counter(change.action for change in changes)
     parts = [f"{counts[a]} {a}d" for a in ("create", "update", "delete")]
     return f"{out}: {', '.join(parts)}, {counts['unchanged']} unchanged"
+
+
+@cli.command("verify")
+@catalog_option
+@out_option
+@click.option(
+    "--kubernetes-version",
+    metavar="X.Y",
+    help="Kubernetes version of the OpenAPI schema (default: the newest one installed).",
+)
+def verify_command(catalog: Path, out: Path, kubernetes_version: str | None) -> None:
+    """Build every overlay with kustomize; check it against the schema and the catalog."""
+    plan = plan_catalog(read_catalog(catalog))
+    kustomize = find_kustomize()
+    click.echo(f"using {kustomize.description}", err=True)
+    report = verify(out, plan, kubernetes_version, kustomize)
+    for finding in report.findings:
+        click.echo(f"error: {finding.format()}", err=True)
+    summary = (
+        f"{report.environments} environments, {report.objects} objects built,"
+        f" schema of Kubernetes {report.schema_version}"
+    )
+    if report.findings:
+        click.echo(f"verify failed: {len(report.findings)} problem(s); {summary}", err=True)
+        raise click.exceptions.Exit(EXIT_PROBLEM)
+    click.echo(f"verify OK: {summary}, all equal to the catalog", err=True)
 
 
 @cli.command()

@@ -142,6 +142,15 @@ def _port_number(value: int, what: str = "port") -> int:
 PortNumber = Annotated[Integer, AfterValidator(_port_number)]
 
 
+def _positive(value: int) -> int:
+    if value < 1:
+        raise fail(f"must be a whole number of at least 1, got {value}")
+    return value
+
+
+Positive = Annotated[Integer, AfterValidator(_positive)]
+
+
 def _target_port(value: int | str) -> int | str:
     if isinstance(value, int):
         return _port_number(value, "targetPort")

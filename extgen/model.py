@@ -35,6 +35,7 @@ from extgen.fields import (
     Namespace,
     PortName,
     PortNumber,
+    Positive,
     QualifiedName,
     SelectorKey,
     ServiceName,
@@ -119,6 +120,16 @@ class Environment(Model):
     endpoints: Literal["EndpointSlice", "Endpoints", "both"] = Field(
         "EndpointSlice",
         description="What IP targets get: EndpointSlices, legacy Endpoints, or both",
+    )
+    shard_size: Positive = Field(
+        500,
+        description="Above this many objects the environment is split into shards, each a"
+        " kustomization of its own",
+    )
+    shards: Positive | None = Field(
+        None,
+        description="A fixed number of shards (default: chosen from shardSize); fixing it"
+        " keeps dependencies in their shard as the environment grows",
     )
 
 

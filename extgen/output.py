@@ -40,6 +40,29 @@ class Change:
         return "".join(difflib.unified_diff(old, new, before, after))
 
 
+def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
+    """Per environment, the files that leave one directory for another (shard changes).
+
+    Such a file's objects pass from one kustomization to another, and so from one Argo CD
+    application or Flux Kustomization to another.
+    """
+    deleted, created = set(), set()
+    for change in changes:
+        parts = change.path.split("/")
+        if parts[-1] == "kustomization.yaml" or len(parts) < 2:
+            continue
+        if change.action == "delete":
+            deleted.add((parts[0], parts[-1], change.path))
+        elif change.action == "create":
+            created.add((parts[0], parts[-1], change.path))
+    gone = {(env, name) for env, name, _ in deleted}
+    result: dict[str, list[str]] = {}
+    for env, name, _ in sorted(created):
+        if (env, name) in gone:
+            result.setdefault(env, []).append(name.removesuffix(".yaml"))
+    return result
+
+
 def is_marked(first_line: str) -> bool:
     return "extgen" in first_line and MARKER in first_line
 

@@ -6,6 +6,7 @@ text is parsed back and compared with it, and `verify` compares kustomize's buil
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,7 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
 MAX_ENDPOINTS_PER_SLICE = 1000
+SHARD_FILL = 0.8
 # Added to every object by the shared base (a kustomize Component), not written per file.
 COMMON_LABELS = {MANAGED_BY_LABEL: MANAGER}
 
@@ -75,9 +77,45 @@ class DependencyPlan:
 class EnvironmentPlan:
     name: str
     dependencies: tuple[DependencyPlan, ...]
+    shards: int = 1
 
     def manifests(self) -> list[Manifest]:
         return [manifest for dep in self.dependencies for manifest in dep.manifests]
+
+    def shard_of(self, dependency: str) -> str | None:
+        """The shard directory of a dependency, or None when the environment is not split.
+
+        It depends on the dependency's name and the shard count only, never on the rest
+        of the catalog, so adding or removing one dependency moves no other.
+        """
+        if self.shards == 1:
+            return None
+        digest = hashlib.sha256(dependency.encode("utf-8")).digest()
+        return shard_directory(int.from_bytes(digest[:8], "big") % self.shards)
+
+    def shard_directories(self) -> list[str]:
+        return [shard_directory(index) for index in range(self.shards)] if self.shards > 1 else []
+
+
+def shard_directory(index: int) -> str:
+    return f"shard-{index:03d}"
+
+
+def shard_count(objects: int, env: Environment) -> int:
+    """How many shards an environment is split into.
+
+    Unless pinned with `shards`, the count is the smallest power of two that keeps the
+    average shard at 80% of shardSize (hashing is not perfectly even); powers of two
+    change seldom as an environment grows.
+    """
+    if env.shards is not None:
+        return env.shards
+    if objects <= env.shard_size:
+        return 1
+    count = 2
+    while objects > count * env.shard_size * SHARD_FILL:
+        count *= 2
+    return count
 
 
 @dataclass(frozen=True)
@@ -86,11 +124,12 @@ class Plan:
 
 
 def plan_catalog(catalog: Catalog) -> Plan:
-    environments = tuple(
-        EnvironmentPlan(name, _dependencies(catalog, name, env))
-        for name, env in catalog.environments.items()
-    )
-    return Plan(environments)
+    environments = []
+    for name, env in catalog.environments.items():
+        dependencies = _dependencies(catalog, name, env)
+        objects = sum(len(dep.manifests) for dep in dependencies)
+        environments.append(EnvironmentPlan(name, dependencies, shard_count(objects, env)))
+    return Plan(tuple(environments))
 
 
 def _dependencies(catalog: Catalog, env_name: str, env: Environment) -> tuple[DependencyPlan, ...]:

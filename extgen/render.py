@@ -100,15 +100,22 @@ class Renderer:
 
     def environment_files(self, env_plan: EnvironmentPlan) -> dict[str, str]:
         files = {}
+        shards: dict[str | None, list[str]] = {shard: [] for shard in env_plan.shard_directories()}
         for dep in env_plan.dependencies:
-            path = f"{env_plan.name}/{dep.name}.yaml"
+            shard = env_plan.shard_of(dep.name)
+            path = "/".join(part for part in (env_plan.name, shard, f"{dep.name}.yaml") if part)
             text = self.template("objects.yaml.j2", manifests=dep.manifests)
             _check(path, text, [manifest.body for manifest in dep.manifests])
             files[path] = text
-        resources = [f"{dep.name}.yaml" for dep in env_plan.dependencies]
-        files[f"{env_plan.name}/{KUSTOMIZATION}"] = self.kustomization(
-            f"{env_plan.name}/{KUSTOMIZATION}", resources, [f"../{BASE_DIR}"]
-        )
+            shards.setdefault(shard, []).append(f"{dep.name}.yaml")
+        entry = f"{env_plan.name}/{KUSTOMIZATION}"
+        if env_plan.shards == 1:
+            files[entry] = self.kustomization(entry, shards.get(None, []), [f"../{BASE_DIR}"])
+            return files
+        for shard, resources in shards.items():
+            path = f"{env_plan.name}/{shard}/{KUSTOMIZATION}"
+            files[path] = self.kustomization(path, resources, [f"../../{BASE_DIR}"])
+        files[entry] = self.kustomization(entry, env_plan.shard_directories(), [])
         return files
 
     def kustomization(self, path: str, resources: list[str], components: list[str]) -> str:

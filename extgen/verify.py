@@ -100,42 +100,58 @@ def verify(
     kubernetes_version: str | None = None,
     kustomize: Kustomize | None = None,
 ) -> VerifyReport:
-    """Builds OUT/<env> for every environment of the plan and checks the objects built."""
+    """Builds every environment of the plan and checks the objects built.
+
+    An environment split into shards is built shard by shard, as a deployment builds it;
+    every build runs in parallel, bounded by the CPU count.
+    """
     schema_version = _schema_version(kubernetes_version)
-    kustomize = kustomize or find_kustomize()
-    workers = max(1, min(len(plan.environments), os.cpu_count() or 1))
+    found = kustomize or find_kustomize()
+    builds = [(env, directory) for env in plan.environments for directory in _builds(env)]
+    workers = max(1, min(len(builds), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(
-            pool.map(
-                lambda env: _verify_environment(out, env, kustomize, schema_version),
-                plan.environments,
-            )
-        )
-    findings = [finding for env_findings, _ in results for finding in env_findings]
-    objects = sum(count for _, count in results)
-    return VerifyReport(kustomize, schema_version, len(plan.environments), objects, findings)
+        results = list(pool.map(lambda job: _build(out, job[0], job[1], found), builds))
+    findings: list[Finding] = []
+    objects = 0
+    for env in plan.environments:
+        env_results = [result for (e, _), result in zip(builds, results, strict=True) if e is env]
+        env_findings = [finding for result in env_results for finding in result[0]]
+        built = [body for result in env_results for body in result[1]]
+        env_findings += [
+            f for body in built for f in _schema_findings(env.name, body, schema_version)
+        ]
+        if not any(finding.object == "" for finding in env_findings):
+            env_findings.extend(_compare(env, built))
+        findings += env_findings
+        objects += len(built)
+    return VerifyReport(found, schema_version, len(plan.environments), objects, findings)
 
 
-def _verify_environment(
-    out: Path, env: EnvironmentPlan, kustomize: Kustomize, schema_version: str
-) -> tuple[list[Finding], int]:
-    """The findings of one environment and the number of objects its build yields."""
-    directory = out / env.name
+def _builds(env: EnvironmentPlan) -> list[str]:
+    """The directories, relative to OUT, that a deployment of the environment builds."""
+    return [f"{env.name}/{shard}" for shard in env.shard_directories()] or [env.name]
+
+
+def _build(
+    out: Path, env: EnvironmentPlan, relative: str, kustomize: Kustomize
+) -> tuple[list[Finding], list[Any]]:
+    """The objects one kustomization yields, or the finding that it does not build."""
+    directory = out / relative
+    where = relative.removeprefix(env.name).strip("/")
     if not directory.is_dir():
         message = f"{directory} does not exist; run `extgen render` first"
-        return [Finding(env.name, "", "", message)], 0
+        return [Finding(env.name, "", "", message)], []
     try:
         stream = build(kustomize, directory)
     except ExtgenError as error:
         message = " ".join(error.message.split())  # kustomize's stderr, on the same line
-        return [Finding(env.name, "", "", f"the overlay does not build: {message}")], 0
+        prefix = f"{where} " if where else ""
+        return [Finding(env.name, "", "", f"the {prefix}overlay does not build: {message}")], []
     try:
         built = [doc for doc in parse_all_core(stream, f"{directory} (built)") if doc is not None]
     except Exception as error:  # any parse failure is the same defect
-        return [Finding(env.name, "", "", f"kustomize output is not valid YAML: {error}")], 0
-    findings = [f for body in built for f in _schema_findings(env.name, body, schema_version)]
-    findings.extend(_compare(env, built))
-    return findings, len(built)
+        return [Finding(env.name, "", "", f"kustomize output is not valid YAML: {error}")], []
+    return [], built
 
 
 def _key(body: Any) -> Key:

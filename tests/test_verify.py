@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 
 from extgen import output
@@ -130,9 +131,20 @@ def test_each_supported_schema_version_can_be_chosen(
 
 def test_default_schema_version_is_the_newest_with_endpointslice() -> None:
     version = default_kubernetes_version()
+    endpoint_slice = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": "db-ipv4", "namespace": "apps"},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["192.0.2.10"]}],
+    }
 
-    assert version == schema_versions()[-1]
-    assert tuple(map(int, version.split("."))) >= (1, 37)
+    assert (
+        version
+        == schema_versions()[-1]
+        == ".".join(kubernetes_validate.latest_version().split(".")[:2])
+    )
+    assert kubernetes_validate.validate(endpoint_slice, version, strict=True) == version
 
 
 def test_changed_external_name_is_named(out: Path, plan: Plan, kustomize: Kustomize) -> None:
