@@ -166,10 +166,7 @@ def _target_port(value: int | str) -> int | str:
 TargetPort = Annotated[int | str, BeforeValidator(_number), AfterValidator(_target_port)]
 
 
-def _label_key(value: str) -> str:
-    reasons = k8s.is_qualified_name(value)
-    if reasons:
-        raise fail(f"invalid label key {value!r}: {'; '.join(reasons)}")
+def _not_reserved_label(value: str) -> str:
     if value in RESERVED_LABEL_KEYS or value.startswith(RESERVED_LABEL_PREFIX):
         raise fail(
             f"label {value!r} is set by extgen itself and cannot be overridden: it ties"
@@ -178,13 +175,7 @@ def _label_key(value: str) -> str:
     return value
 
 
-LabelKey = Annotated[Text, AfterValidator(_label_key)]
-
-
-def _annotation_key(value: str) -> str:
-    reasons = k8s.is_qualified_name(value.lower())
-    if reasons:
-        raise fail(f"invalid annotation key {value!r}: {'; '.join(reasons)}")
+def _not_reserved_annotation(value: str) -> str:
     if value.startswith(ANNOTATION_PREFIX):
         raise fail(
             f"annotation {value!r} is reserved for extgen; use description, owner or"
@@ -193,7 +184,15 @@ def _annotation_key(value: str) -> str:
     return value
 
 
-AnnotationKey = Annotated[Text, AfterValidator(_annotation_key)]
+LabelKey = Annotated[
+    Text, _checked("label key", k8s.is_qualified_name), AfterValidator(_not_reserved_label)
+]
+# The API server checks annotation keys in lower case (ValidateAnnotations).
+AnnotationKey = Annotated[
+    Text,
+    _checked("annotation key", lambda key: k8s.is_qualified_name(key.lower())),
+    AfterValidator(_not_reserved_annotation),
+]
 
 
 def looks_like_ip(text: str) -> bool:

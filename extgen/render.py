@@ -37,8 +37,10 @@ def quote(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # a StrictUndefined raises here, naming what is undefined
     if not isinstance(value, str):
-        raise TypeError(f"cannot quote {type(value).__name__} {value!r}")
+        raise jinja2.TemplateRuntimeError(f"cannot quote {type(value).__name__} {value!r}")
     if _PLAIN.fullmatch(value) and value.lower() not in _RESOLVED_WORDS:
         return value
     return '"' + "".join(_escape(char) for char in value) + '"'
