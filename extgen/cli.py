@@ -19,7 +19,7 @@ from extgen.catalog import read_catalog
 from extgen.errors import ExtgenError
 from extgen.kustomize import find_kustomize
 from extgen.model import Catalog
-from extgen.output import Change, apply, compare, moves
+from extgen.output import Change, apply, compare, locked, moves
 from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer
 from extgen.schema import catalog_schema
@@ -108,27 +108,48 @@ def _summary(catalog: Catalog, plan: Plan) -> str:
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Directory of templates that replace extgen's own, file by file.",
 )
-def render(catalog: Path, out: Path, check: bool, diff: bool, templates: Path | None) -> None:
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait while another render holds OUT's lock.",
+)
+def render(
+    catalog: Path,
+    out: Path,
+    check: bool,
+    diff: bool,
+    templates: Path | None,
+    lock_timeout: float,
+) -> None:
     """Validate the catalog and write OUT (or, with --check/--diff, compare only)."""
     plan = plan_catalog(read_catalog(catalog))
     files = Renderer(templates).render(plan)
-    changes = compare(out, files)
-    _report_moves(plan, changes)
-    stale = [change for change in changes if change.action != "unchanged"]
     if check or diff:
-        for change in stale:
-            click.echo(f"would {change.action} {out / change.path}", err=True)
-            if diff:
-                click.echo(change.diff(), nl=False)
-        if stale:
-            click.echo(f"{out} is out of date with the catalog: run extgen render", err=True)
-            raise click.exceptions.Exit(EXIT_PROBLEM)
-        click.echo(f"{out} is up to date ({len(changes)} files)", err=True)
+        _report(out, plan, compare(out, files), diff)
         return
-    apply(out, changes)
+    with locked(out, lock_timeout):
+        changes = compare(out, files)
+        _report_moves(plan, changes)
+        apply(out, changes)
     for change in changes:
         click.echo(f"{change.action:<9} {out / change.path}", err=True)
     click.echo(_tally(out, changes), err=True)
+
+
+def _report(out: Path, plan: Plan, changes: list[Change], diff: bool) -> None:
+    """--check and --diff: what render would change, and exit 1 if anything."""
+    _report_moves(plan, changes)
+    stale = [change for change in changes if change.action != "unchanged"]
+    for change in stale:
+        click.echo(f"would {change.action} {out / change.path}", err=True)
+        if diff:
+            click.echo(change.diff(), nl=False)
+    if stale:
+        click.echo(f"{out} is out of date with the catalog: run extgen render", err=True)
+        raise click.exceptions.Exit(EXIT_PROBLEM)
+    click.echo(f"{out} is up to date ({len(changes)} files)", err=True)
 
 
 def _report_moves(plan: Plan, changes: list[Change]) -> None:

@@ -9,11 +9,14 @@ render leaves every file either old or new.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import fcntl
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +26,8 @@ from extgen.render import MARKER
 
 Action = Literal["create", "update", "delete", "unchanged"]
 TEMP_PREFIX = ".extgen-"
+LOCK_NAME = ".extgen.lock"
+LOCK_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -166,3 +171,47 @@ def _remove_empty_parents(out: Path, directory: Path) -> None:
     while directory != out and directory.is_dir() and not any(directory.iterdir()):
         directory.rmdir()
         directory = directory.parent
+
+
+@contextlib.contextmanager
+def locked(out: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Holds OUT's lock, so that two renders into one OUT never interleave.
+
+    The lock is an flock on OUT/.extgen.lock: the kernel releases it when its holder
+    exits, however it exits, so a stale lock cannot block anyone. The file is removed on
+    release, so it never ends up in a commit.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK_NAME
+    deadline = time.monotonic() + wait
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        if _try_lock(fd, path):
+            break
+        os.close(fd)
+        if time.monotonic() > deadline:
+            raise ExtgenError(
+                f"another extgen render is writing {out} (lock {path}); waited {wait:.0f} s"
+            )
+        time.sleep(0.05)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _try_lock(fd: int, path: Path) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    # The holder before us may have removed the file after we opened it: our lock is
+    # then on a file nobody else will find, so start again.
+    try:
+        same = os.fstat(fd).st_ino == os.stat(path, follow_symlinks=False).st_ino
+    except FileNotFoundError:
+        same = False
+    if not same:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    return same
