@@ -145,7 +145,7 @@ class _Builder:
                 # environments, so that one run reports all of its problems.
                 defined = _Defined(dependency, document, path, item, invalid)
                 self.define(self.dependencies, "dependency", name, defined)
-            if name in RESERVED_DEPENDENCIES:
+            if isinstance(name, str) and name in RESERVED_DEPENDENCIES:
                 message = f"{name!r} is reserved: it is the name of kustomize's own file"
                 self.report(document, [(("name",), message)], path)
 

@@ -84,9 +84,17 @@ def _owned_files(out: Path) -> dict[str, Path]:
         dirnames.sort()
         for name in sorted(filenames):
             path = Path(directory, name)
-            if stat.S_ISREG(path.lstat().st_mode) and is_marked(_first_line(path)):
+            if stat.S_ISREG(path.lstat().st_mode) and (
+                _is_temporary(name) or is_marked(_first_line(path))
+            ):
                 owned[path.relative_to(out).as_posix()] = path
     return owned
+
+
+def _is_temporary(name: str) -> bool:
+    # A render killed right after creating its temporary file leaves it empty, without
+    # the marker; the name alone says it is extgen's, to be cleaned up.
+    return name.startswith(TEMP_PREFIX) and name.endswith(".tmp")
 
 
 def _refuse_unsafe(out: Path, relative: str) -> None:
@@ -136,16 +144,21 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
     """Writes creations and updates atomically, then deletes stale files and empty dirs."""
     changes = list(changes)
     mode = _file_mode()
-    try:
-        for change in changes:
+    for change in changes:
+        path = out / change.path
+        try:
             if change.action in ("create", "update") and change.new is not None:
-                _write_atomically(out / change.path, change.new, mode)
-        for change in changes:
+                _write_atomically(path, change.new, mode)
+        except OSError as error:
+            raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
+    for change in changes:
+        path = out / change.path
+        try:
             if change.action == "delete":
-                (out / change.path).unlink()
-                _remove_empty_parents(out, (out / change.path).parent)
-    except OSError as error:
-        raise ExtgenError(f"cannot write {error.filename or out}: {error.strerror}") from None
+                path.unlink()
+                _remove_empty_parents(out, path.parent)
+        except OSError as error:
+            raise ExtgenError(f"cannot delete {path}: {error.strerror}") from None
 
 
 def _file_mode() -> int:

@@ -214,9 +214,15 @@ def _child(node: Any, element: PathElement) -> tuple[Any, Any] | None:
     return None
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
 def _offset_position(file: str, text: str, offset: int) -> Position:
-    before = text[:offset]
-    return Position(file, before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1)
+    """The position of libyaml's byte offset, with lines broken as libyaml breaks them."""
+    before = text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore")
+    breaks = list(_BREAK.finditer(before))
+    column = len(before) - (breaks[-1].end() if breaks else 0) + 1
+    return Position(file, len(breaks) + 1, column)
 
 
 def load_document(text: str, file: str) -> Document:
