@@ -19,6 +19,8 @@ from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
 TOP_LEVEL_KEYS = ("environments", "dependencies")
 RESERVED_ENVIRONMENTS = frozenset({"base"})
 RESERVED_DEPENDENCIES = frozenset({"kustomization"})
+# Far above any real catalog (the benchmarks go to 50,000); it bounds time and memory.
+MAX_DEPENDENCIES = 100_000
 
 
 def catalog_files(root: FsPath) -> list[FsPath]:
@@ -73,6 +75,7 @@ class _Builder:
     problems: list[Problem] = field(default_factory=list)
     environments: dict[str, _Defined] = field(default_factory=dict)
     dependencies: dict[str, _Defined] = field(default_factory=dict)
+    count: int = 0  # dependencies read so far, over all files
 
     def report(self, document: Document, findings: Iterable[Finding], prefix: Path) -> None:
         for path, message in findings:
@@ -136,6 +139,11 @@ class _Builder:
             return
         for index, item in enumerate(section):
             path = ("dependencies", index)
+            if self.count == MAX_DEPENDENCIES:
+                message = f"the catalog has more than {MAX_DEPENDENCIES} dependencies"
+                self.report(document, [((), message)], path)
+                return
+            self.count += 1
             dependency, invalid = self.validate_dependency(item, document, path)
             if dependency is not None:
                 self.report(document, dependency.problems(invalid), path)

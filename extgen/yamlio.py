@@ -225,6 +225,33 @@ def _offset_position(file: str, text: str, offset: int) -> Position:
     return Position(file, len(breaks) + 1, column)
 
 
+# libyaml's composer recurses once per nesting level and overflows the C stack somewhere
+# between 50,000 and 100,000 levels, killing the process; deeper input is refused first.
+SAFE_COMPOSE_DEPTH = 20_000
+
+
+def _refuse_deep_nesting(text: str, file: str) -> None:
+    """Refuses nesting deeper than MAX_DEPTH before libyaml composes (and recurses).
+
+    A cheap bound comes first: a block level needs at least two more columns than its
+    parent, and a flow level its own bracket. Only text whose bound is high (a huge
+    flow-style file, say) pays for an exact count over the event stream.
+    """
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    bound = 2 * longest + text.count("[") + text.count("{") + 2
+    if bound <= SAFE_COMPOSE_DEPTH:
+        return
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                where = _position(file, event.start_mark)
+                raise YamlError(Problem(where, f"YAML nesting is deeper than {MAX_DEPTH} levels"))
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def load_document(text: str, file: str) -> Document:
     """Parse one file's text.
 
@@ -239,6 +266,7 @@ def load_document(text: str, file: str) -> Document:
         )
         raise YamlError(problem)
     try:
+        _refuse_deep_nesting(text, file)
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
