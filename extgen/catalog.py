@@ -209,7 +209,8 @@ class _Builder:
             targets = defined.raw.get("targets")
             for env_name in targets if isinstance(targets, dict) else ():
                 if env_name not in self.environments:
-                    message = f"unknown environment {env_name!r}{_suggest(env_name, names)}"
+                    hint = _suggest(env_name, names, listing="defined")
+                    message = f"unknown environment {env_name!r}{hint}"
                     if not names:
                         message += " (no environments are defined)"
                     at = (*defined.path, "targets", env_name)
@@ -267,13 +268,13 @@ def _name_path(path: Path) -> Path:
     return path if path[0] == "environments" else (*path, "name")
 
 
-def _suggest(word: str, candidates: Iterable[str], *, listing: bool = False) -> str:
+def _suggest(word: str, candidates: Iterable[str], *, listing: str = "") -> str:
     candidates = list(candidates)
     close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]!r}?)"
     if listing and candidates:
-        return f" (expected one of: {', '.join(candidates)})"
+        return f" ({listing}: {', '.join(candidates)})"
     return ""
 
 
@@ -282,7 +283,8 @@ def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: Pa
     kind = detail["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        message = f"unknown key {key!r}{_suggest(key, allowed_keys(model, loc[:-1]), listing=True)}"
+        hint = _suggest(key, allowed_keys(model, loc[:-1]), listing="expected one of")
+        message = f"unknown key {key!r}{hint}"
         return Problem(document.position((*prefix, *loc), key=True), message)
     if kind == "missing":
         return Problem(document.position((*prefix, *loc[:-1])), f"missing key {loc[-1]!r}")

@@ -1432,7 +1432,7 @@ SEVERAL: list[Row] = [
             (12, 13, "each port needs a name when there is more than one port"),
             (12, 25, "each port needs a name when there is more than one port"),
             (12, 32, "duplicate port and protocol '80/TCP'"),
-            (13, 15, "unknown environment 'staging'"),
+            (13, 15, "unknown environment 'staging' (defined: dev, prod)"),
         ],
     ),
 ]
