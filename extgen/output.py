@@ -194,7 +194,10 @@ def locked(out: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
     exits, however it exits, so a stale lock cannot block anyone. The file is removed on
     release, so it never ends up in a commit.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ExtgenError(f"cannot create the output directory {out}: {error.strerror}") from None
     path = out / LOCK_NAME
     deadline = time.monotonic() + wait
     while True:
