@@ -1,0 +1,195 @@
+"""Synthetic extgen catalogs for benchmarks: N dependencies x E environments.
+
+The catalog is split over files of 1,000 dependencies each (`deps-000.yaml`, ...) plus
+`environments.yaml`. Every dependency has a target in every environment:
+
+- 88% hostnames (an `ExternalName` Service),
+- 10% lists of 3 IP addresses from 10.0.0.0/8, unique across the whole catalog (a
+  headless Service and an `EndpointSlice`),
+- 2% selectors, with ports (a `ClusterIP` Service);
+
+1 or 2 ports each (named when 2), and labels, a description and an owner on every one.
+The same (N, E, seed) always gives the same bytes.
+
+    python benchmarks/generate.py --deps 10000 --envs 4 --out /tmp/catalog
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+DEPENDENCIES_PER_FILE = 1000
+ADDRESSES_PER_TARGET = 3
+IP_SHARE = 0.10
+SELECTOR_SHARE = 0.02
+ENVIRONMENT_NAMES = ("dev", "staging", "prod", "dr")
+
+_WORDS = (
+    "orders",
+    "billing",
+    "payments",
+    "search",
+    "sessions",
+    "inventory",
+    "ledger",
+    "catalog",
+    "shipping",
+    "identity",
+    "reports",
+    "notify",
+    "pricing",
+    "media",
+    "audit",
+    "fraud",
+)
+_TIERS = ("data", "cache", "api", "queue", "legacy")
+_DOMAINS = (
+    "example.com",
+    "db.example.com",
+    "c9x2kq1abcde.us-east-1.rds.amazonaws.com",
+    "cache.amazonaws.com",
+    "api.example.net",
+    "corp.example.org",
+)
+# (name, port, appProtocol or None)
+_PORTS = (
+    ("https", 443, "https"),
+    ("http", 80, "http"),
+    ("grpc", 8443, "kubernetes.io/h2c"),
+    ("postgres", 5432, "postgresql"),
+    ("mysql", 3306, None),
+    ("redis", 6379, None),
+    ("kafka", 9092, None),
+    ("amqp", 5672, None),
+    ("metrics", 9090, "http"),
+    ("admin", 8081, "http"),
+)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What to generate: the catalog's size and the seed of its random choices."""
+
+    dependencies: int
+    environments: int
+    seed: int = 0
+
+
+def environment_names(count: int) -> list[str]:
+    extra = [f"env-{index:02d}" for index in range(len(ENVIRONMENT_NAMES), count)]
+    return [*ENVIRONMENT_NAMES, *extra][:count]
+
+
+def target_kinds(shape: Shape, rng: random.Random) -> list[str]:
+    """Exactly 10% IP lists and 2% selectors (rounded), the rest hostnames, shuffled."""
+    ips = round(shape.dependencies * IP_SHARE)
+    selectors = round(shape.dependencies * SELECTOR_SHARE)
+    kinds = ["ip"] * ips + ["selector"] * selectors
+    kinds += ["hostname"] * (shape.dependencies - len(kinds))
+    rng.shuffle(kinds)
+    return kinds
+
+
+def addresses(dependency: int, environment: int, environments: int) -> list[str]:
+    """Three addresses of 10.0.0.0/8, distinct for every (dependency, environment)."""
+    first = (dependency * environments + environment) * ADDRESSES_PER_TARGET + 1
+    if first + ADDRESSES_PER_TARGET > 1 << 24:
+        raise ValueError("too many IP targets for 10.0.0.0/8")
+    return [_ip10(first + offset) for offset in range(ADDRESSES_PER_TARGET)]
+
+
+def _ip10(number: int) -> str:
+    return f"10.{number >> 16 & 255}.{number >> 8 & 255}.{number & 255}"
+
+
+def ports_yaml(kind: str, rng: random.Random) -> str:
+    chosen = rng.sample(_PORTS, rng.choice((1, 2)))
+    entries = []
+    for name, port, app_protocol in chosen:
+        fields = [f"name: {name}"] if len(chosen) == 2 else []
+        fields.append(f"port: {port}")
+        if app_protocol is not None:
+            fields.append(f"appProtocol: {app_protocol}")
+        if kind != "hostname" and rng.random() < 0.5:
+            fields.append(f"targetPort: {port + 10000}")
+        entries.append("{" + ", ".join(fields) + "}")
+    return "[" + ", ".join(entries) + "]"
+
+
+def dependency_name(index: int, shape: Shape) -> str:
+    width = max(5, len(str(shape.dependencies - 1)))
+    return f"{_WORDS[index % len(_WORDS)]}-{index:0{width}d}"
+
+
+def dependency_yaml(index: int, kind: str, shape: Shape, rng: random.Random) -> str:
+    name = dependency_name(index, shape)
+    team = f"team-{rng.randrange(40):02d}"
+    lines = [
+        f"  - name: {name}",
+        f"    description: Synthetic {kind} dependency number {index}",
+        f"    owner: {team}@example.com",
+        f"    labels: {{tier: {rng.choice(_TIERS)}, team: {team}}}",
+        f"    ports: {ports_yaml(kind, rng)}",
+        "    targets:",
+    ]
+    domain = rng.choice(_DOMAINS)
+    for env_index, env in enumerate(environment_names(shape.environments)):
+        if kind == "hostname":
+            target = f"{name}.{env}.{domain}"
+        elif kind == "ip":
+            target = "[" + ", ".join(addresses(index, env_index, shape.environments)) + "]"
+        else:
+            target = f"{{selector: {{app.kubernetes.io/name: {name}}}}}"
+        lines.append(f"      {env}: {target}")
+    return "\n".join(lines) + "\n"
+
+
+def environments_yaml(shape: Shape) -> str:
+    lines = ["# Generated by benchmarks/generate.py", "environments:"]
+    for env in environment_names(shape.environments):
+        lines += [f"  {env}:", f"    namespace: apps-{env}", f"    labels: {{environment: {env}}}"]
+    return "\n".join(lines) + "\n"
+
+
+def catalog_files(shape: Shape) -> dict[str, str]:
+    """File name -> text of the whole catalog."""
+    if shape.dependencies < 0 or shape.environments < 1:
+        raise ValueError("need at least 0 dependencies and 1 environment")
+    rng = random.Random(shape.seed)
+    kinds = target_kinds(shape, rng)
+    files = {"environments.yaml": environments_yaml(shape)}
+    for start in range(0, shape.dependencies, DEPENDENCIES_PER_FILE):
+        stop = min(start + DEPENDENCIES_PER_FILE, shape.dependencies)
+        parts = ["# Generated by benchmarks/generate.py\ndependencies:\n"]
+        parts += [dependency_yaml(i, kinds[i], shape, rng) for i in range(start, stop)]
+        files[f"deps-{start // DEPENDENCIES_PER_FILE:03d}.yaml"] = "".join(parts)
+    return files
+
+
+def write_catalog(shape: Shape, out: Path) -> list[Path]:
+    """Writes the catalog into `out` (created if needed); returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in catalog_files(shape).items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deps", type=int, required=True, help="number of dependencies")
+    parser.add_argument("--envs", type=int, required=True, help="number of environments")
+    parser.add_argument("--out", type=Path, required=True, help="catalog directory to write")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    args = parser.parse_args(argv)
+    files = write_catalog(Shape(args.deps, args.envs, args.seed), args.out)
+    print(f"wrote {len(files)} files to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
