@@ -14,7 +14,7 @@ from extgen.yamlio import Path
 
 def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
     """The YAML keys of the model found by following a pydantic error location."""
-    found = _follow(model, loc)
+    found = _unwrap(_walk(model, loc)[1], None)[0]
     if isinstance(found, type) and issubclass(found, BaseModel):
         return [info.alias or name for name, info in found.model_fields.items()]
     return []
@@ -22,6 +22,15 @@ def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
 
 def strip_tags(model: type[BaseModel], loc: Path) -> Path:
     """The location without the union tags pydantic adds, i.e. only keys and indexes."""
+    return _walk(model, loc)[0]
+
+
+def _walk(model: type[BaseModel], loc: Path) -> tuple[Path, Any]:
+    """Follows `loc` through the model's annotations.
+
+    Returns the location without union tags, and the annotation it ends on (None once the
+    location leaves what the annotations describe).
+    """
     kept: list[Any] = []
     annotation: Any = model
     for element in loc:
@@ -31,17 +40,7 @@ def strip_tags(model: type[BaseModel], loc: Path) -> Path:
                 continue
             annotation = _step(annotation, element)
         kept.append(element)
-    return tuple(kept)
-
-
-def _follow(annotation: Any, loc: Path) -> Any:
-    for element in loc:
-        annotation, tagged = _unwrap(annotation, element)
-        if not tagged:
-            annotation = _step(annotation, element)
-        if annotation is None:
-            return None
-    return _unwrap(annotation, None)[0]
+    return tuple(kept), annotation
 
 
 def _unwrap(annotation: Any, element: Any) -> tuple[Any, bool]:

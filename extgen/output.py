@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
-from extgen.render import MARKER
+from extgen.render import is_marked
 
 Action = Literal["create", "update", "delete", "unchanged"]
 TEMP_PREFIX = ".extgen-"
@@ -66,10 +66,6 @@ def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
         if (env, name) in gone:
             result.setdefault(env, []).append(name.removesuffix(".yaml"))
     return result
-
-
-def is_marked(first_line: str) -> bool:
-    return "extgen" in first_line and MARKER in first_line
 
 
 def _first_line(path: Path) -> str:

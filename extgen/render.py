@@ -31,6 +31,11 @@ _RESOLVED_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false"
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
+def is_marked(first_line: str) -> bool:
+    """Whether a file's first line says extgen wrote it (and so owns it)."""
+    return "extgen" in first_line and MARKER in first_line
+
+
 def quote(value: Any) -> str:
     """A YAML scalar that every YAML 1.1 and 1.2 reader reads back as exactly `value`."""
     if isinstance(value, bool):
@@ -140,7 +145,7 @@ class Renderer:
             raise ExtgenError(f"template {error.name}:{error.lineno}: {error.message}") from None
         except jinja2.TemplateError as error:
             raise ExtgenError(f"template {_template_line(error) or name}: {error}") from None
-        if MARKER not in text.split("\n", 1)[0] or "extgen" not in text.split("\n", 1)[0]:
+        if not is_marked(text.split("\n", 1)[0]):
             raise ExtgenError(f"template {name}: the first line must be the extgen marker")
         return text
 
