@@ -12,11 +12,12 @@ from pydantic import BaseModel, ValidationError
 
 from extgen import k8s, policy
 from extgen.errors import CatalogError, ExtgenError, Problem
+from extgen.fields import is_scp_url
 from extgen.locate import allowed_keys, strip_tags
-from extgen.model import Catalog, Dependency, Environment, Finding
+from extgen.model import Catalog, Dependency, Environment, Finding, GitOps
 from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
 
-TOP_LEVEL_KEYS = ("environments", "dependencies")
+TOP_LEVEL_KEYS = ("environments", "dependencies", "gitops")
 RESERVED_ENVIRONMENTS = frozenset({"base"})
 RESERVED_DEPENDENCIES = frozenset({"kustomization"})
 # Far above any real catalog (the benchmarks go to 50,000); it bounds time and memory.
@@ -75,6 +76,7 @@ class _Builder:
     problems: list[Problem] = field(default_factory=list)
     environments: dict[str, _Defined] = field(default_factory=dict)
     dependencies: dict[str, _Defined] = field(default_factory=dict)
+    gitops: _Defined | None = None
     count: int = 0  # dependencies read so far, over all files
 
     def report(self, document: Document, findings: Iterable[Finding], prefix: Path) -> None:
@@ -95,6 +97,20 @@ class _Builder:
                 self.problems.append(Problem(document.position((key,), key=True), message))
         self.add_environments(document, data.get("environments"))
         self.add_dependencies(document, data.get("dependencies"))
+        if "gitops" in data:
+            self.add_gitops(document, data["gitops"])
+
+    def add_gitops(self, document: Document, section: Any) -> None:
+        path: Path = ("gitops",)
+        if self.gitops is not None:
+            earlier = self.gitops.document.position(path, key=True)
+            message = f"'gitops' is defined twice (first at {earlier}); define it in one file"
+            self.problems.append(Problem(document.position(path, key=True), message))
+            return
+        gitops = self.validate(GitOps, section, document, path)
+        self.gitops = _Defined(gitops, document, path)
+        if gitops is not None:
+            self.report(document, _gitops_problems(gitops), path)
 
     def add_environments(self, document: Document, section: Any) -> None:
         if section is None:
@@ -217,6 +233,13 @@ class _Builder:
                     self.problems.append(Problem(defined.document.position(at, key=True), message))
             if isinstance(defined.value, Dependency):
                 self.check_policy(defined)
+        if self.gitops is not None and isinstance(self.gitops.value, GitOps):
+            for name, environment in self.environments.items():
+                findings = _delivery_name_problems(self.gitops.value, name)
+                self.problems.extend(
+                    Problem(environment.document.position(environment.path, key=True), message)
+                    for message in findings
+                )
 
     def check_policy(self, defined: _Defined) -> None:
         dependency: Dependency = defined.value
@@ -232,12 +255,42 @@ class _Builder:
         # Only called without problems, so every definition holds a validated model.
         environments = {name: self.environments[name].value for name in sorted(self.environments)}
         dependencies = tuple(self.dependencies[name].value for name in sorted(self.dependencies))
-        return Catalog(environments=environments, dependencies=dependencies)
+        gitops = self.gitops.value if self.gitops is not None else None
+        return Catalog(environments=environments, dependencies=dependencies, gitops=gitops)
 
 
 _TOP_LEVEL_MESSAGE = (
-    "a catalog file must be a mapping with the keys 'environments' and/or 'dependencies'"
+    "a catalog file must be a mapping with the keys 'environments', 'dependencies' and/or 'gitops'"
 )
+# The longest name a shard adds to an application's or Kustomization's name.
+_SHARD_SUFFIX = "-shard-000"
+# Argo CD and Flux put the application's name in a label value on every object they apply.
+_MAX_DELIVERY_NAME = 63
+
+
+def _gitops_problems(gitops: GitOps) -> Iterable[Finding]:
+    if gitops.argocd is None and gitops.flux is None:
+        yield (), "gitops needs 'argocd' and/or 'flux': the objects to write for delivery"
+    flux = gitops.flux
+    if flux is not None and flux.git_repository is None and is_scp_url(gitops.repository):
+        yield (
+            ("repository",),
+            f"Flux's GitRepository needs an ssh:// or https:// URL, not {gitops.repository!r}"
+            " (write ssh://user@host/path), or name an existing one in flux.gitRepository",
+        )
+
+
+def _delivery_name_problems(gitops: GitOps, environment: str) -> Iterable[str]:
+    for tool, settings in (("Argo CD", gitops.argocd), ("Flux", gitops.flux)):
+        if settings is None:
+            continue
+        name = f"{settings.name_prefix}{environment}{_SHARD_SUFFIX}"
+        if len(name) > _MAX_DELIVERY_NAME:
+            yield (
+                f"the {tool} object names of environment {environment!r} (up to {name!r})"
+                f" would be longer than {_MAX_DELIVERY_NAME} characters, which {tool} puts in"
+                " a label value: shorten the environment name or namePrefix"
+            )
 
 
 # Stands in for an invalid name while the rest of a dependency is checked; never shown.

@@ -272,3 +272,79 @@ def _endpoint_ip(value: str) -> str:
 
 
 EndpointIP = Annotated[Text, AfterValidator(_endpoint_ip)]
+
+
+# --- delivery settings (Argo CD, Flux) ----------------------------------------------------
+
+# Go durations as Flux's CRDs accept them (kubebuilder pattern of spec.interval/timeout).
+_DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+")
+# What Flux's GitRepository accepts (pattern of spec.url), plus the scp-like form
+# (git@host:path) that Argo CD and git also take.
+_URL = re.compile(r"(https?|ssh)://[^\s/@]+(@[^\s/]+)?(/\S*)?")
+_SCP_URL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+")
+_SERVER = re.compile(r"https?://[^\s/]+(/\S*)?")
+_NAME_PREFIX = re.compile(r"([a-z0-9]([-a-z0-9]*)?)?")
+
+
+def _matching(what: str, pattern: re.Pattern[str], example: str) -> AfterValidator:
+    def validate(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise fail(f"invalid {what} {value!r}: expected {example}")
+        return value
+
+    return AfterValidator(validate)
+
+
+def _repository_path(value: str) -> str:
+    path = value.strip()
+    while path.startswith("./"):
+        path = path[2:]
+    path = path.rstrip("/") or "."
+    parts = path.split("/")
+    if path.startswith("/") or any(part in ("", "..") for part in parts) or "\\" in path:
+        raise fail(
+            f"invalid path {value!r}: the output directory's path inside the repository,"
+            " relative to its root, with '/' between directories and no '..' (e.g. overlays)"
+        )
+    return "/".join(part for part in parts if part != ".") or "."
+
+
+def _revision(value: str) -> str:
+    if not value or any(char.isspace() for char in value):
+        raise fail(f"invalid revision {value!r}: a branch, tag or commit, without spaces")
+    return value
+
+
+def _cluster_name(value: str) -> str:
+    if not value.strip() or value != value.strip():
+        raise fail(f"invalid cluster name {value!r}: Argo CD's name of the cluster, not blank")
+    return value
+
+
+ObjectName = Annotated[Text, _checked("name", k8s.is_dns1123_subdomain)]
+Duration = Annotated[
+    Text, _matching("duration", _DURATION, "a Go duration such as 30s, 5m or 1h30m")
+]
+RepositoryUrl = Annotated[
+    Text,
+    AfterValidator(str.strip),
+    _matching(
+        "repository URL",
+        re.compile(f"{_URL.pattern}|{_SCP_URL.pattern}"),
+        "https://, http:// or ssh:// URL, or git@host:path",
+    ),
+]
+RepositoryPath = Annotated[Text, AfterValidator(_repository_path)]
+Revision = Annotated[Text, AfterValidator(_revision)]
+ClusterServer = Annotated[
+    Text, _matching("cluster server", _SERVER, "the API server's https:// URL")
+]
+ClusterName = Annotated[Text, AfterValidator(_cluster_name)]
+NamePrefix = Annotated[
+    Text,
+    _matching("namePrefix", _NAME_PREFIX, "lower-case letters, digits and '-', e.g. extgen-"),
+]
+
+
+def is_scp_url(url: str) -> bool:
+    return _SCP_URL.fullmatch(url) is not None

@@ -20,6 +20,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -28,15 +29,23 @@ from extgen.fields import (
     AnnotationKey,
     Boolean,
     ClusterDomain,
+    ClusterName,
+    ClusterServer,
+    Duration,
     EndpointIP,
     Hostname,
     LabelKey,
     LabelValue,
+    NamePrefix,
     Namespace,
+    ObjectName,
     PortName,
     PortNumber,
     Positive,
     QualifiedName,
+    RepositoryPath,
+    RepositoryUrl,
+    Revision,
     SelectorKey,
     ServiceName,
     TargetPort,
@@ -105,6 +114,28 @@ def _allowed_target(value: str) -> str:
 AllowedTarget = Annotated[Text, AfterValidator(_allowed_target)]
 
 
+class Cluster(Model):
+    """The cluster an environment is deployed to, for the Argo CD and Flux objects."""
+
+    server: ClusterServer | None = Field(
+        None, description="Argo CD destination: the cluster's API server URL"
+    )
+    name: ClusterName | None = Field(
+        None, description="Argo CD destination: the cluster's name in Argo CD"
+    )
+    kube_config_secret: ObjectName | None = Field(
+        None,
+        description="Flux: Secret (in Flux's namespace) holding the cluster's kubeconfig,"
+        " for a Flux that deploys to other clusters",
+    )
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Cluster:
+        if self.server is not None and self.name is not None:
+            raise fail("a cluster has a server or a name, not both (Argo CD refuses both)")
+        return self
+
+
 class Environment(Model):
     """Where and how one environment's objects are generated."""
 
@@ -130,6 +161,11 @@ class Environment(Model):
         None,
         description="A fixed number of shards (default: chosen from shardSize); fixing it"
         " keeps dependencies in their shard as the environment grows",
+    )
+    cluster: Cluster | None = Field(
+        None,
+        description="Where the environment is deployed (with gitops; default: the cluster"
+        " Argo CD or Flux runs in)",
     )
 
 
@@ -289,8 +325,57 @@ def duplicates(values: Any, at: Path, what: str, field: str | None = None) -> It
             yield path, f"duplicate {what} {value!r}"
 
 
+class ArgoCD(Model):
+    """Argo CD objects that deploy every environment (or every shard) to its cluster."""
+
+    namespace: Namespace = Field("argocd", description="Namespace Argo CD runs in")
+    project: ObjectName = Field("default", description="Argo CD project of the applications")
+    applications: Literal["ApplicationSet", "Application"] = Field(
+        "ApplicationSet",
+        description="One ApplicationSet for all environments, or one Application each",
+    )
+    name_prefix: NamePrefix = Field(
+        "extgen-", description="Applications are named PREFIX<environment>[-shard-NNN]"
+    )
+    prune: Boolean = Field(True, description="Delete objects the catalog no longer defines")
+    self_heal: Boolean = Field(True, description="Undo changes made in the cluster by hand")
+
+
+class Flux(Model):
+    """Flux Kustomizations, one per environment (or per shard)."""
+
+    namespace: Namespace = Field("flux-system", description="Namespace Flux runs in")
+    interval: Duration = Field("10m", description="How often Flux reconciles")
+    timeout: Duration = Field("5m", description="Time allowed to apply and become ready")
+    wait: Boolean = Field(True, description="Wait until every object is ready")
+    prune: Boolean = Field(True, description="Delete objects the catalog no longer defines")
+    git_repository: ObjectName | None = Field(
+        None,
+        description="An existing GitRepository (in Flux's namespace) to use; by default"
+        " extgen writes one from gitops.repository and gitops.revision",
+    )
+    name_prefix: NamePrefix = Field(
+        "extgen-", description="Kustomizations are named PREFIX<environment>[-shard-NNN]"
+    )
+
+
+class GitOps(Model):
+    """Where the output is committed, and which delivery objects extgen writes for it."""
+
+    repository: RepositoryUrl = Field(description="URL of the Git repository of the output")
+    revision: Revision = Field(
+        "main", description="Branch (or tag, commit, refs/...) that clusters follow"
+    )
+    path: RepositoryPath = Field(
+        "overlays", description="The output directory's path in the repository"
+    )
+    argocd: ArgoCD | None = Field(None, description="Write Argo CD objects")
+    flux: Flux | None = Field(None, description="Write Flux objects")
+
+
 class Catalog(Model):
     """The union of all catalog files, in a canonical order."""
 
     environments: Mapping[str, Environment]
     dependencies: tuple[Dependency, ...]
+    gitops: GitOps | None = None

@@ -54,7 +54,8 @@ def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
     deleted, created = set(), set()
     for change in changes:
         parts = change.path.split("/")
-        if parts[-1] == "kustomization.yaml" or len(parts) < 2:
+        # Only environments have shards; "_gitops" and "base" are no environments.
+        if parts[-1] == "kustomization.yaml" or len(parts) < 2 or parts[0].startswith("_"):
             continue
         if change.action == "delete":
             deleted.add((parts[0], parts[-1], change.path))

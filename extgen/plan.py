@@ -34,6 +34,12 @@ SHARD_FILL = 0.8
 # Added to every object by the shared base (a kustomize Component), not written per file.
 COMMON_LABELS = {MANAGED_BY_LABEL: MANAGER}
 
+TEMPLATE_PREFIXES = {
+    "argoproj.io": "argocd-",
+    "kustomize.toolkit.fluxcd.io": "flux-",
+    "source.toolkit.fluxcd.io": "flux-",
+}
+
 Body = dict[str, Any]
 
 
@@ -54,6 +60,14 @@ class Manifest:
     @property
     def name(self) -> str:
         return str(self.body["metadata"]["name"])
+
+    @property
+    def template(self) -> str:
+        """The template that writes it: KIND.yaml.j2, with a tool prefix for Argo CD and Flux
+        objects (Flux's Kustomization.yaml.j2 and kustomization.yaml.j2 would be one file on
+        a case-insensitive file system)."""
+        group = str(self.body["apiVersion"]).split("/")[0]
+        return f"{TEMPLATE_PREFIXES.get(group, '')}{self.kind}.yaml.j2"
 
     def key(self) -> tuple[str, str, str]:
         return (self.kind, self.namespace, self.name)
@@ -119,17 +133,31 @@ def shard_count(objects: int, env: Environment) -> int:
 
 
 @dataclass(frozen=True)
+class DeliveryFile:
+    """A file of Argo CD or Flux objects (see `delivery.py`), at a path relative to OUT."""
+
+    path: str
+    manifests: tuple[Manifest, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     environments: tuple[EnvironmentPlan, ...]
+    delivery: tuple[DeliveryFile, ...] = ()
 
 
 def plan_catalog(catalog: Catalog) -> Plan:
+    # The delivery objects address the environments' kustomizations, so they are planned
+    # from this plan; delivery.py builds on this module, hence the import here.
+    from extgen.delivery import plan_delivery
+
     environments = []
     for name, env in catalog.environments.items():
         dependencies = _dependencies(catalog, name, env)
         objects = sum(len(dep.manifests) for dep in dependencies)
         environments.append(EnvironmentPlan(name, dependencies, shard_count(objects, env)))
-    return Plan(tuple(environments))
+    plan = Plan(tuple(environments))
+    return Plan(plan.environments, plan_delivery(catalog, plan))
 
 
 def _dependencies(catalog: Catalog, env_name: str, env: Environment) -> tuple[DependencyPlan, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from extgen.errors import ExtgenError
-from extgen.plan import COMMON_LABELS, EnvironmentPlan, Plan
+from extgen.plan import COMMON_LABELS, DeliveryFile, EnvironmentPlan, Plan
 from extgen.yamlio import parse_all
 
 MARKER = "DO NOT EDIT"
@@ -91,6 +91,22 @@ class Renderer:
         files = {f"{BASE_DIR}/{KUSTOMIZATION}": self.base()}
         for env_plan in plan.environments:
             files.update(self.environment_files(env_plan))
+        files.update(self.delivery_files(plan.delivery))
+        return files
+
+    def delivery_files(self, delivery: tuple[DeliveryFile, ...]) -> dict[str, str]:
+        """Argo CD and Flux objects, and per directory a kustomization that lists them."""
+        files = {}
+        directories: dict[str, list[str]] = {}
+        for file in delivery:
+            text = self.template("objects.yaml.j2", manifests=file.manifests)
+            _check(file.path, text, [manifest.body for manifest in file.manifests])
+            files[file.path] = text
+            directory, name = file.path.rsplit("/", 1)
+            directories.setdefault(directory, []).append(name)
+        for directory, names in directories.items():
+            path = f"{directory}/{KUSTOMIZATION}"
+            files[path] = self.kustomization(path, names, [])
         return files
 
     def base(self) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from extgen.model import Dependency, Environment, Model
+from extgen.model import Dependency, Environment, GitOps, Model
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -20,6 +20,11 @@ class CatalogFile(Model):
     )
     dependencies: tuple[Dependency, ...] = Field(
         (), description="External dependencies; names are unique across the catalog"
+    )
+    gitops: GitOps | None = Field(
+        None,
+        description="Where the output is committed and the Argo CD / Flux objects that"
+        " deploy it (in one file of the catalog)",
     )
 
 

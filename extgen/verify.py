@@ -25,7 +25,7 @@ from referencing import Registry, Resource
 
 from extgen.errors import ExtgenError
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.plan import Body, EnvironmentPlan, Plan
+from extgen.plan import Body, EnvironmentPlan, Manifest, Plan
 from extgen.yamlio import parse_all_core
 
 # extgen generates these; a schema version is usable only when it has all of them.
@@ -137,24 +137,38 @@ def verify(
     """
     schema_version = _schema_version(kubernetes_version)
     found = kustomize or find_kustomize()
-    builds = [(env, directory) for env in plan.environments for directory in _builds(env)]
+    builds = [(env.name, directory) for env in plan.environments for directory in _builds(env)]
+    delivery = _delivery_builds(plan)
+    builds += [(directory, directory) for directory in delivery]
     workers = max(1, min(len(builds), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(lambda job: _build(out, job[0], job[1], found), builds))
     findings: list[Finding] = []
     objects = 0
-    for env in plan.environments:
-        env_results = [result for (e, _), result in zip(builds, results, strict=True) if e is env]
-        env_findings = [finding for result in env_results for finding in result[0]]
-        built = [body for result in env_results for body in result[1]]
-        env_findings += [
-            f for body in built for f in _schema_findings(env.name, body, schema_version)
-        ]
-        if not any(finding.object == "" for finding in env_findings):
-            env_findings.extend(_compare(env, built))
-        findings += env_findings
+    groups = [(env.name, env.manifests(), True) for env in plan.environments]
+    # Argo CD and Flux objects are custom resources, outside the Kubernetes schema.
+    groups += [(directory, manifests, False) for directory, manifests in delivery.items()]
+    for name, manifests, with_schema in groups:
+        group_results = [r for (n, _), r in zip(builds, results, strict=True) if n == name]
+        group_findings = [finding for result in group_results for finding in result[0]]
+        built = [body for result in group_results for body in result[1]]
+        if with_schema:
+            group_findings += [
+                f for body in built for f in _schema_findings(name, body, schema_version)
+            ]
+        if not any(finding.object == "" for finding in group_findings):
+            group_findings.extend(_compare(name, manifests, built))
+        findings += group_findings
         objects += len(built)
     return VerifyReport(found, schema_version, len(plan.environments), objects, findings)
+
+
+def _delivery_builds(plan: Plan) -> dict[str, list[Manifest]]:
+    """The directories of Argo CD and Flux objects, relative to OUT, and their objects."""
+    directories: dict[str, list[Manifest]] = {}
+    for file in plan.delivery:
+        directories.setdefault(file.path.rsplit("/", 1)[0], []).extend(file.manifests)
+    return directories
 
 
 def _builds(env: EnvironmentPlan) -> list[str]:
@@ -163,24 +177,24 @@ def _builds(env: EnvironmentPlan) -> list[str]:
 
 
 def _build(
-    out: Path, env: EnvironmentPlan, relative: str, kustomize: Kustomize
+    out: Path, name: str, relative: str, kustomize: Kustomize
 ) -> tuple[list[Finding], list[Any]]:
     """The objects one kustomization yields, or the finding that it does not build."""
     directory = out / relative
-    where = relative.removeprefix(env.name).strip("/")
+    where = relative.removeprefix(name).strip("/")
     if not directory.is_dir():
         message = f"{directory} does not exist; run `extgen render` first"
-        return [Finding(env.name, "", "", message)], []
+        return [Finding(name, "", "", message)], []
     try:
         stream = build(kustomize, directory)
     except ExtgenError as error:
         message = " ".join(error.message.split())  # kustomize's stderr, on the same line
         prefix = f"{where} " if where else ""
-        return [Finding(env.name, "", "", f"the {prefix}overlay does not build: {message}")], []
+        return [Finding(name, "", "", f"the {prefix}overlay does not build: {message}")], []
     try:
         built = [doc for doc in parse_all_core(stream, f"{directory} (built)") if doc is not None]
     except Exception as error:  # any parse failure is the same defect
-        return [Finding(env.name, "", "", f"kustomize output is not valid YAML: {error}")], []
+        return [Finding(name, "", "", f"kustomize output is not valid YAML: {error}")], []
     return [], built
 
 
@@ -228,28 +242,28 @@ def _schema_error(error: Any, version: str) -> tuple[str, str]:
     return _field(path), f"invalid in the Kubernetes {version} schema: {error.message}"
 
 
-def _compare(env: EnvironmentPlan, built: list[Any]) -> Iterator[Finding]:
-    expected: dict[Key, Body] = {m.key(): m.built() for m in env.manifests()}
+def _compare(name: str, manifests: list[Manifest], built: list[Any]) -> Iterator[Finding]:
+    expected: dict[Key, Body] = {m.key(): m.built() for m in manifests}
     actual: dict[Key, Any] = {}
     for body in built:
         key = _key(body)
         if key in actual:
-            yield Finding(env.name, _object_name(key), "", "built more than once")
+            yield Finding(name, _object_name(key), "", "built more than once")
         actual[key] = body
     for key, body in expected.items():
         if key not in actual:
             yield Finding(
-                env.name,
+                name,
                 _object_name(key),
                 "",
                 "missing: the catalog defines it, the build does not yield it",
             )
             continue
         for field, message in differences(body, actual[key]):
-            yield Finding(env.name, _object_name(key), field, message)
+            yield Finding(name, _object_name(key), field, message)
     for key in (key for key in actual if key not in expected):
         yield Finding(
-            env.name,
+            name,
             _object_name(key),
             "",
             "unexpected: the build yields it, the catalog does not define it",

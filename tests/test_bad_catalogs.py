@@ -1268,8 +1268,8 @@ YAML_AND_TYPES: list[Row] = [
             (
                 1,
                 1,
-                "a catalog file must be a mapping with the keys 'environments' and/or"
-                " 'dependencies'",
+                "a catalog file must be a mapping with the keys 'environments',"
+                " 'dependencies' and/or 'gitops'",
             )
         ],
     ),

@@ -106,7 +106,7 @@ def test_schema_is_json_schema_2020_12_with_descriptions() -> None:
     for name, definition in schema["$defs"].items():
         for key, field in definition["properties"].items():
             assert field.get("description"), f"{name}.{key} has no description"
-    assert set(schema["properties"]) == {"environments", "dependencies"}
+    assert set(schema["properties"]) == {"environments", "dependencies", "gitops"}
 
 
 def test_committed_schema_is_current_and_example_files_point_at_it() -> None:

@@ -75,7 +75,8 @@ def test_every_environment_builds_with_kustomize_and_equals_the_plan(
     report = verify(out, plan)
     assert [finding.format() for finding in report.findings] == []
     assert report.environments == len(plan.environments)
-    assert report.objects == sum(len(env.manifests()) for env in plan.environments)
+    delivered = sum(len(file.manifests) for file in plan.delivery)
+    assert report.objects == sum(len(env.manifests()) for env in plan.environments) + delivered
 
 
 def test_committed_example_overlays_are_current() -> None:
