@@ -1,4 +1,5 @@
-"""The command line: the only place that prints and chooses exit codes.
+"""The command line: the only place that prints (through `extgen.report`, in the format
+the user chose) and chooses exit codes.
 
 Exit codes: 0 success, 1 a problem the user can fix (bad catalog, drift, failed
 verification), 2 wrong usage, 3 an internal error of extgen.
@@ -7,8 +8,10 @@ verification), 2 wrong usage, 3 an internal error of extgen.
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +25,30 @@ from extgen.model import Catalog
 from extgen.output import Change, apply, compare, locked, moves
 from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer
+from extgen.report import FORMATS, Issue, Reporter, choose_format
 from extgen.schema import catalog_schema
 from extgen.verify import verify
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/extgen/extgen/issues"
+
+
+@dataclass
+class Options:
+    """What the whole command line was asked for, shared by the group and its command."""
+
+    debug: bool = False
+    format: str | None = None  # as given, by --format or EXTGEN_FORMAT; None: not given
+    reporter: Reporter | None = None
+
+
+def reporter(ctx: click.Context) -> Reporter:
+    """The command's one reporter, in the format chosen once its options are parsed."""
+    options = ctx.find_root().ensure_object(Options)
+    if options.reporter is None:
+        command = ctx.find_root().invoked_subcommand or "extgen"
+        options.reporter = Reporter(command, choose_format(options.format, os.environ))
+    return options.reporter
 
 
 class Commands(click.Group):
@@ -36,23 +58,32 @@ class Commands(click.Group):
         try:
             return super().invoke(ctx)
         except ExtgenError as error:
-            for line in error.lines():
-                click.echo(line, err=True)
-            if error.problems:
-                click.echo(f"{len(error.problems)} error(s); nothing was written", err=True)
+            _report_error(reporter(ctx), error)
             ctx.exit(EXIT_PROBLEM)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as error:  # the one place that reports extgen's own bugs
-            if ctx.obj and ctx.obj.get("debug"):
+            if ctx.find_root().ensure_object(Options).debug:
                 traceback.print_exc()
-            click.echo(
-                f"extgen: internal error: {type(error).__name__}: {error}\n"
-                f"This is a bug in extgen. Run again with --debug and report the output at"
+            headline = f"extgen: internal error: {type(error).__name__}: {error}"
+            report = reporter(ctx)
+            report.issue(Issue(headline, headline))
+            report.finish(
+                False,
+                "This is a bug in extgen. Run again with --debug and report the output at"
                 f" {ISSUES_URL}",
-                err=True,
             )
             ctx.exit(EXIT_INTERNAL)
+
+
+def _report_error(report: Reporter, error: ExtgenError) -> None:
+    if not error.problems:
+        report.issue(Issue.error(error.message))
+        report.finish(False, error.message, quiet=True)
+        return
+    for problem in error.problems:
+        report.issue(Issue.of(problem))
+    report.finish(False, f"{len(error.problems)} error(s); nothing was written")
 
 
 catalog_option = click.option(
@@ -71,23 +102,61 @@ out_option = click.option(
     show_default=True,
     help="Output directory of the Kustomize base and overlays.",
 )
+FORMAT_HELP = (
+    "How to report problems: text (FILE:LINE:COL: error: MESSAGE), github (GitHub Actions"
+    " annotations) or json (one document on stdout). Default: github when GITHUB_ACTIONS"
+    " is true, else text."
+)
+
+
+def _remember_format(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.find_root().ensure_object(Options).format = value
+
+
+# Also accepted after the command, so that pre-commit's `args:` (appended to the hook's
+# `extgen render`) can choose it; the one given there wins over the group's.
+format_option = click.option(
+    "--format",
+    type=click.Choice(FORMATS),
+    expose_value=False,
+    callback=_remember_format,
+    help=FORMAT_HELP,
+)
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="extgen")
 @click.option("--debug", is_flag=True, help="Show the traceback of an internal error.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMATS),
+    envvar="EXTGEN_FORMAT",
+    show_envvar=True,
+    help=FORMAT_HELP,
+)
 @click.pass_context
-def cli(ctx: click.Context, debug: bool) -> None:
+def cli(ctx: click.Context, debug: bool, output_format: str | None) -> None:
     """Kustomize bases and overlays for external dependencies, from one catalog."""
-    ctx.obj = {"debug": debug}
+    ctx.obj = Options(debug=debug, format=output_format)
 
 
 @cli.command()
 @catalog_option
-def validate(catalog: Path) -> None:
+@format_option
+@click.pass_context
+def validate(ctx: click.Context, catalog: Path) -> None:
     """Validate the catalog; print every problem as FILE:LINE:COL: error: MESSAGE."""
+    report = reporter(ctx)
     loaded = read_catalog(catalog)
-    click.echo(_summary(loaded, plan_catalog(loaded)))
+    plan = plan_catalog(loaded)
+    report.detail("environments", len(loaded.environments))
+    report.detail("dependencies", len(loaded.dependencies))
+    report.detail(
+        "objectsPerEnvironment", {env.name: len(env.manifests()) for env in plan.environments}
+    )
+    report.finish(True, _summary(loaded, plan), stdout=True)
 
 
 def _summary(catalog: Catalog, plan: Plan) -> str:
@@ -115,7 +184,10 @@ def _summary(catalog: Catalog, plan: Plan) -> str:
     show_default=True,
     help="Seconds to wait while another render holds OUT's lock.",
 )
+@format_option
+@click.pass_context
 def render(
+    ctx: click.Context,
     catalog: Path,
     out: Path,
     check: bool,
@@ -124,43 +196,59 @@ def render(
     lock_timeout: float,
 ) -> None:
     """Validate the catalog and write OUT (or, with --check/--diff, compare only)."""
+    report = reporter(ctx)
+    report.detail("out", str(out))
+    report.detail("check", check or diff)
     plan = plan_catalog(read_catalog(catalog))
     files = Renderer(templates).render(plan)
     if check or diff:
-        _report(out, plan, compare(out, files), diff)
+        _report_drift(report, out, plan, compare(out, files), diff)
         return
     with locked(out, lock_timeout):
         changes = compare(out, files)
-        _report_moves(plan, changes)
+        _report_moves(report, plan, changes)
         apply(out, changes)
     for change in changes:
-        click.echo(f"{change.action:<9} {out / change.path}", err=True)
-    click.echo(_tally(out, changes), err=True)
+        report.say(f"{change.action:<9} {out / change.path}")
+    report.detail("changes", [_change(out, change, diff=False) for change in changes])
+    report.finish(True, _tally(out, changes))
 
 
-def _report(out: Path, plan: Plan, changes: list[Change], diff: bool) -> None:
+def _report_drift(
+    report: Reporter, out: Path, plan: Plan, changes: list[Change], diff: bool
+) -> None:
     """--check and --diff: what render would change, and exit 1 if anything."""
-    _report_moves(plan, changes)
+    _report_moves(report, plan, changes)
     stale = [change for change in changes if change.action != "unchanged"]
     for change in stale:
-        click.echo(f"would {change.action} {out / change.path}", err=True)
+        path = str(out / change.path)
+        message = (
+            f"out of date with the catalog: extgen render would {change.action} this file;"
+            " run extgen render and commit the result"
+        )
+        report.issue(Issue(message, f"would {change.action} {path}", path))
         if diff:
-            click.echo(change.diff(), nl=False)
+            report.diff(change.diff())
+    report.detail("changes", [_change(out, change, diff) for change in changes])
     if stale:
-        click.echo(f"{out} is out of date with the catalog: run extgen render", err=True)
+        report.finish(False, f"{out} is out of date with the catalog: run extgen render")
         raise click.exceptions.Exit(EXIT_PROBLEM)
-    click.echo(f"{out} is up to date ({len(changes)} files)", err=True)
+    report.finish(True, f"{out} is up to date ({len(changes)} files)")
 
 
-def _report_moves(plan: Plan, changes: list[Change]) -> None:
+def _change(out: Path, change: Change, diff: bool) -> dict[str, str | None]:
+    shown = change.diff() if diff and change.action != "unchanged" else None
+    return {"path": str(out / change.path), "action": change.action, "diff": shown}
+
+
+def _report_moves(report: Reporter, plan: Plan, changes: list[Change]) -> None:
     for env_name, names in moves(changes).items():
         env = next(env for env in plan.environments if env.name == env_name)
         objects = sum(len(dep.manifests) for dep in env.dependencies if dep.name in names)
-        click.echo(
-            f"note: {objects} objects of {len(names)} dependencies move to another shard of"
+        report.note(
+            f"{objects} objects of {len(names)} dependencies move to another shard of"
             f" {env_name}: Argo CD and Flux hand them from one application to another"
-            " (see the README, Sharding)",
-            err=True,
+            " (see the README, Sharding)"
         )
 
 
@@ -178,22 +266,33 @@ def _tally(out: Path, changes: list[Change]) -> str:
     metavar="X.Y",
     help="Kubernetes version of the OpenAPI schema (default: the newest one installed).",
 )
-def verify_command(catalog: Path, out: Path, kubernetes_version: str | None) -> None:
+@format_option
+@click.pass_context
+def verify_command(
+    ctx: click.Context, catalog: Path, out: Path, kubernetes_version: str | None
+) -> None:
     """Build every overlay with kustomize; check it against the schema and the catalog."""
+    report = reporter(ctx)
     plan = plan_catalog(read_catalog(catalog))
     kustomize = find_kustomize()
-    click.echo(f"using {kustomize.description}", err=True)
-    report = verify(out, plan, kubernetes_version, kustomize)
-    for finding in report.findings:
-        click.echo(f"error: {finding.format()}", err=True)
+    report.say(f"using {kustomize.description}")
+    report.detail("kustomize", kustomize.description)
+    result = verify(out, plan, kubernetes_version, kustomize)
+    # A finding names the environment and object, not a file: it is about what kustomize
+    # builds, which any file of the overlay may have changed.
+    for finding in result.findings:
+        report.issue(Issue.error(finding.format()))
+    report.detail("kubernetesVersion", result.schema_version)
+    report.detail("environments", result.environments)
+    report.detail("objectsBuilt", result.objects)
     summary = (
-        f"{report.environments} environments, {report.objects} objects built,"
-        f" schema of Kubernetes {report.schema_version}"
+        f"{result.environments} environments, {result.objects} objects built,"
+        f" schema of Kubernetes {result.schema_version}"
     )
-    if report.findings:
-        click.echo(f"verify failed: {len(report.findings)} problem(s); {summary}", err=True)
+    if result.findings:
+        report.finish(False, f"verify failed: {len(result.findings)} problem(s); {summary}")
         raise click.exceptions.Exit(EXIT_PROBLEM)
-    click.echo(f"verify OK: {summary}, all equal to the catalog", err=True)
+    report.finish(True, f"verify OK: {summary}, all equal to the catalog")
 
 
 @cli.command()
