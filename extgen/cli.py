@@ -200,7 +200,7 @@ def render(
     report.detail("out", str(out))
     report.detail("check", check or diff)
     plan = plan_catalog(read_catalog(catalog))
-    files = Renderer(templates).render(plan)
+    files = Renderer(templates).planned(plan)
     if check or diff:
         _report_drift(report, out, plan, compare(out, files), diff)
         return

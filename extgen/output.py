@@ -16,13 +16,13 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
-from extgen.render import is_marked
+from extgen.render import PlannedFile, is_marked
 
 Action = Literal["create", "update", "delete", "unchanged"]
 TEMP_PREFIX = ".extgen-"
@@ -116,25 +116,35 @@ def _refuse_unsafe(out: Path, relative: str) -> None:
         )
 
 
-def compare(out: Path, files: dict[str, str]) -> list[Change]:
-    """What writing `files` into OUT would do, file by file; raises before any harm."""
+def compare(out: Path, files: Mapping[str, str | PlannedFile]) -> list[Change]:
+    """What writing `files` into OUT would do, file by file; raises before any harm.
+
+    A planned file is rendered only when OUT does not already hold it, sealed and current.
+    """
     if out.exists() and not out.is_dir():
         raise ExtgenError(f"output {out} exists and is not a directory")
     owned = _owned_files(out) if out.is_dir() else {}
     changes = []
     for relative in sorted(files):
-        new = files[relative]
+        file = files[relative]
         if relative not in owned:
             _refuse_unsafe(out, relative)
-            old = None
-        else:
-            old = owned[relative].read_text(encoding="utf-8", errors="replace")
-        action: Action = "create" if old is None else "unchanged" if old == new else "update"
-        changes.append(Change(relative, action, old, new))
+            changes.append(Change(relative, "create", None, _text(file)))
+            continue
+        old = owned[relative].read_text(encoding="utf-8", errors="replace")
+        if isinstance(file, PlannedFile) and file.is_current(old):
+            changes.append(Change(relative, "unchanged", old, old))
+            continue
+        new = _text(file)
+        changes.append(Change(relative, "unchanged" if old == new else "update", old, new))
     for relative in sorted(set(owned) - set(files)):
         old = owned[relative].read_text(encoding="utf-8", errors="replace")
         changes.append(Change(relative, "delete", old, None))
     return changes
+
+
+def _text(file: str | PlannedFile) -> str:
+    return file if isinstance(file, str) else file.text
 
 
 def apply(out: Path, changes: Iterable[Change]) -> None:
@@ -191,6 +201,7 @@ def locked(out: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
     exits, however it exits, so a stale lock cannot block anyone. The file is removed on
     release, so it never ends up in a commit.
     """
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -212,6 +223,9 @@ def locked(out: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)
+        if created:  # a render that stopped before writing leaves no empty OUT behind
+            with contextlib.suppress(OSError):
+                out.rmdir()
 
 
 def _try_lock(fd: int, path: Path) -> bool:

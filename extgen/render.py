@@ -2,25 +2,36 @@
 
 Every value enters the YAML through the `q` filter, which writes it as a double-quoted
 YAML scalar (or a plain number or boolean), so no catalog value can change the structure
-of a file. The rendered text is then parsed back and must equal the plan exactly.
+of a file. The rendered text is then parsed back and must equal the plan exactly. Files
+are rendered only when their text is needed: a sealed file in OUT that is current is not
+rendered again (see `PlannedFile`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
+import json
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
+from extgen import __version__
 from extgen.errors import ExtgenError
-from extgen.plan import COMMON_LABELS, DeliveryFile, EnvironmentPlan, Plan
+from extgen.plan import COMMON_LABELS, DeliveryFile, EnvironmentPlan, Manifest, Plan
 from extgen.yamlio import parse_all
 
 MARKER = "DO NOT EDIT"
+# Changes whenever the same plan and templates would give other text (quoting, sealing).
+RENDER_FORMAT = 1
+SEAL_DIGITS = 16
+_SEAL = re.compile(rf" \[extgen:([0-9a-f]{{{SEAL_DIGITS}}})\]$")
 BASE_DIR = "base"
 KUSTOMIZATION = "kustomization.yaml"
 
@@ -83,25 +94,89 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
     return env
 
 
+@dataclass(frozen=True)
+class PlannedFile:
+    """One output file before it is rendered: its template, values and planned documents.
+
+    Its fingerprint digests everything the text is rendered from (extgen's version, the
+    templates, the path and the planned documents), and the rendered file carries a seal
+    on its marker line: a digest of the fingerprint and the text below that line. A file
+    in OUT whose seal matches is known to be current without rendering it again, and a
+    file edited by hand no longer matches.
+    """
+
+    renderer: Renderer
+    path: str
+    template: str
+    values: Mapping[str, Any]
+    expected: tuple[Mapping[str, Any], ...]
+
+    @cached_property
+    def fingerprint(self) -> bytes:
+        payload = json.dumps([self.path, self.template, self.expected], ensure_ascii=False)
+        return hashlib.sha256(self.renderer.digest + payload.encode("utf-8")).digest()
+
+    @cached_property
+    def text(self) -> str:
+        """Renders the file, checks that it reads back as planned, and seals it."""
+        text = self.renderer.template(self.template, **self.values)
+        _check(self.path, text, list(self.expected))
+        marker, rest = text.split("\n", 1)
+        return f"{marker} [extgen:{_seal(self.fingerprint, rest)}]\n{rest}"
+
+    def is_current(self, text: str) -> bool:
+        """Whether `text` (a file in OUT) is exactly what rendering this file would give."""
+        marker, _, rest = text.partition("\n")
+        found = _SEAL.search(marker)
+        return found is not None and found.group(1) == _seal(self.fingerprint, rest)
+
+
+def _seal(fingerprint: bytes, rest: str) -> str:
+    return hashlib.sha256(fingerprint + rest.encode("utf-8")).hexdigest()[:SEAL_DIGITS]
+
+
 class Renderer:
     def __init__(self, templates: Path | None = None) -> None:
         self.env = environment(templates)
 
+    @cached_property
+    def digest(self) -> bytes:
+        """What every file's text depends on besides its own plan: extgen and its templates."""
+        digest = hashlib.sha256(f"extgen {__version__} {RENDER_FORMAT}".encode())
+        loader = self.env.loader
+        assert loader is not None
+        for name in sorted(n for n in loader.list_templates() if n.endswith(".j2")):
+            source, _, _ = loader.get_source(self.env, name)
+            digest.update(f"{len(name)}:{name}{len(source)}:{source}".encode())
+        return digest.digest()
+
     def render(self, plan: Plan) -> dict[str, str]:
+        """Every file, rendered."""
+        return {path: file.text for path, file in self.planned(plan).items()}
+
+    def planned(self, plan: Plan) -> dict[str, PlannedFile]:
+        """Every file, to be rendered when its text is needed."""
         files = {f"{BASE_DIR}/{KUSTOMIZATION}": self.base()}
         for env_plan in plan.environments:
             files.update(self.environment_files(env_plan))
         files.update(self.delivery_files(plan.delivery))
         return files
 
-    def delivery_files(self, delivery: tuple[DeliveryFile, ...]) -> dict[str, str]:
+    def file(
+        self, path: str, template: str, expected: Sequence[Mapping[str, Any]], **values: Any
+    ) -> PlannedFile:
+        return PlannedFile(self, path, template, values, tuple(expected))
+
+    def objects(self, path: str, manifests: tuple[Manifest, ...]) -> PlannedFile:
+        bodies = [manifest.body for manifest in manifests]
+        return self.file(path, "objects.yaml.j2", bodies, manifests=manifests)
+
+    def delivery_files(self, delivery: tuple[DeliveryFile, ...]) -> dict[str, PlannedFile]:
         """Argo CD and Flux objects, and per directory a kustomization that lists them."""
         files = {}
         directories: dict[str, list[str]] = {}
         for file in delivery:
-            text = self.template("objects.yaml.j2", manifests=file.manifests)
-            _check(file.path, text, [manifest.body for manifest in file.manifests])
-            files[file.path] = text
+            files[file.path] = self.objects(file.path, file.manifests)
             directory, name = file.path.rsplit("/", 1)
             directories.setdefault(directory, []).append(name)
         for directory, names in directories.items():
@@ -109,8 +184,7 @@ class Renderer:
             files[path] = self.kustomization(path, names, [])
         return files
 
-    def base(self) -> str:
-        text = self.template("base.yaml.j2", labels=COMMON_LABELS)
+    def base(self) -> PlannedFile:
         expected = {
             "apiVersion": "kustomize.config.k8s.io/v1alpha1",
             "kind": "Component",
@@ -118,18 +192,16 @@ class Renderer:
                 {"pairs": COMMON_LABELS, "includeSelectors": False, "includeTemplates": False}
             ],
         }
-        _check(f"{BASE_DIR}/{KUSTOMIZATION}", text, [expected])
-        return text
+        path = f"{BASE_DIR}/{KUSTOMIZATION}"
+        return self.file(path, "base.yaml.j2", [expected], labels=COMMON_LABELS)
 
-    def environment_files(self, env_plan: EnvironmentPlan) -> dict[str, str]:
+    def environment_files(self, env_plan: EnvironmentPlan) -> dict[str, PlannedFile]:
         files = {}
         shards: dict[str | None, list[str]] = {shard: [] for shard in env_plan.shard_directories()}
         for dep in env_plan.dependencies:
             shard = env_plan.shard_of(dep.name)
             path = "/".join(part for part in (env_plan.name, shard, f"{dep.name}.yaml") if part)
-            text = self.template("objects.yaml.j2", manifests=dep.manifests)
-            _check(path, text, [manifest.body for manifest in dep.manifests])
-            files[path] = text
+            files[path] = self.objects(path, dep.manifests)
             shards.setdefault(shard, []).append(f"{dep.name}.yaml")
         entry = f"{env_plan.name}/{KUSTOMIZATION}"
         if env_plan.shards == 1:
@@ -141,8 +213,7 @@ class Renderer:
         files[entry] = self.kustomization(entry, env_plan.shard_directories(), [])
         return files
 
-    def kustomization(self, path: str, resources: list[str], components: list[str]) -> str:
-        text = self.template("kustomization.yaml.j2", resources=resources, components=components)
+    def kustomization(self, path: str, resources: list[str], components: list[str]) -> PlannedFile:
         expected: dict[str, Any] = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
@@ -151,8 +222,8 @@ class Renderer:
             expected["resources"] = resources
         if components:
             expected["components"] = components
-        _check(path, text, [expected])
-        return text
+        values = {"resources": resources, "components": components}
+        return self.file(path, "kustomization.yaml.j2", [expected], **values)
 
     def template(self, name: str, **values: Any) -> str:
         try:
@@ -161,7 +232,8 @@ class Renderer:
             raise ExtgenError(f"template {error.name}:{error.lineno}: {error.message}") from None
         except jinja2.TemplateError as error:
             raise ExtgenError(f"template {_template_line(error) or name}: {error}") from None
-        if not is_marked(text.split("\n", 1)[0]):
+        first = text.split("\n", 1)[0]
+        if "\n" not in text or not is_marked(first) or _SEAL.search(first):
             raise ExtgenError(f"template {name}: the first line must be the extgen marker")
         return text
 
