@@ -5,6 +5,7 @@ and with its peak RSS from GNU time (else `os.wait4`); the commands alternate wi
 repetition and the table shows medians. See benchmarks/README.md for the columns and the targets.
 
     python benchmarks/run.py --deps 10000 --envs 4 [--reps 3] [--skip-verify] [--no-record]
+    python benchmarks/run.py --deps 50000 --envs 4 --consumer-only --reps 1
 """
 
 from __future__ import annotations
@@ -327,7 +328,13 @@ class Bench:
             runs = list(pool.map(lambda d: run_timed([*self.kustomize, str(d)]), self.builds))
         return Sample(time.perf_counter() - start, max(run.rss_mib for run in runs))
 
-    def measurements(self, skip_verify: bool) -> list[Measurement]:
+    def measurements(self, skip_verify: bool, consumer_only: bool = False) -> list[Measurement]:
+        builds = len(self.builds)
+        sequential = Measurement(
+            "kseq", f"kustomize builds, sequential ({builds})", self.kustomize_sequential
+        )
+        if consumer_only:
+            return [sequential]
         rows = [
             Measurement("parse", "parse alone (PyYAML C loader)", self.parse),
             Measurement("floor", "**floor** (parse + write output)", self.floor),
@@ -340,12 +347,9 @@ class Bench:
             Measurement("check", "`extgen render --check`", self.render_check),
         ]
         if not skip_verify:
-            builds = len(self.builds)
             rows += [
                 Measurement("verify", "`extgen verify`", self.verify),
-                Measurement(
-                    "kseq", f"kustomize builds, sequential ({builds})", self.kustomize_sequential
-                ),
+                sequential,
                 Measurement(
                     "kpar",
                     f"kustomize builds, {self.workers} at a time ({builds})",
@@ -378,8 +382,10 @@ class Verdict:
 
 
 def verdicts(rows: dict[str, Measurement], expected_changed: int) -> dict[str, Verdict]:
-    floor = rows["floor"].median()
     found: dict[str, Verdict] = {}
+    if "floor" not in rows:  # --consumer-only
+        return found
+    floor = rows["floor"].median()
 
     def ratio(key: str, base: float, limit: float, what: str, extra: bool = True) -> None:
         value = rows[key].median() / base
@@ -398,7 +404,7 @@ def verdicts(rows: dict[str, Measurement], expected_changed: int) -> dict[str, V
 
 
 def table(rows: list[Measurement], found: dict[str, Verdict], deps: int) -> str:
-    floor = next(row for row in rows if row.key == "floor").median()
+    floor = next((row.median() for row in rows if row.key == "floor"), None)
     lines = [
         "| measurement | median s | min-max s | x floor | ms / dep | peak RSS MiB | files"
         " written | target | result |",
@@ -411,7 +417,7 @@ def table(rows: list[Measurement], found: dict[str, Verdict], deps: int) -> str:
             row.label,
             f"{row.median():.2f}",
             row.spread(),
-            f"{row.median() / floor:.2f}",
+            f"{row.median() / floor:.2f}" if floor else "",
             f"{row.median() * 1000 / deps:.3f}",
             f"{row.peak_mib():.0f}",
             str(max(written)) if written else "",
@@ -426,6 +432,8 @@ def summary(bench: Bench, rows: dict[str, Measurement]) -> list[str]:
     extgen_rows = [
         row for key, row in rows.items() if key not in ("parse", "floor", "kseq", "kpar")
     ]
+    if not extgen_rows:  # --consumer-only
+        return [consumer(bench, rows["kseq"])]
     heaviest = max(extgen_rows, key=lambda row: row.peak_mib())
     rss_ok = heaviest.peak_mib() <= RSS_TARGET_MIB
     lines = [
@@ -576,6 +584,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="catalog seed (default 0)")
     parser.add_argument("--skip-verify", action="store_true", help="no verify, no kustomize")
+    parser.add_argument(
+        "--consumer-only",
+        action="store_true",
+        help="only the consumer column: every kustomization a deployment builds, one at a time",
+    )
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument(
@@ -594,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bench = Bench(work, Shape(args.deps, args.envs, args.seed))
         bench.setup()
-        rows = bench.measurements(args.skip_verify)
+        rows = bench.measurements(args.skip_verify, args.consumer_only)
         measure(bench, rows, args.reps)
         text = report(bench, rows, args.reps, source)
     except BenchmarkError as error:

@@ -210,6 +210,8 @@ def _ip_in_hostname(text: str) -> PydanticCustomError:
 
 
 def _is_ip(text: str) -> bool:
+    if not looks_like_ip(text):  # every IP address looks like one; the rest fail fast
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:

@@ -8,7 +8,6 @@ environment (allowed targets, names inside the cluster) live in `policy.py`.
 from __future__ import annotations
 
 import ipaddress
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
@@ -219,7 +218,10 @@ def _short_form(value: Any) -> Any:
 
 
 def _form(value: Any) -> str | None:
-    return next((form for form in TARGET_FORMS if form in value), None)
+    for form in TARGET_FORMS:
+        if form in value:
+            return form
+    return None
 
 
 Target = Annotated[
@@ -317,10 +319,14 @@ def port_problems(ports: tuple[Port, ...], at: Path) -> Iterator[Finding]:
 
 
 def duplicates(values: Any, at: Path, what: str, field: str | None = None) -> Iterator[Finding]:
-    seen: Counter[Any] = Counter()
+    """Each repeated value once, at its second occurrence."""
+    seen: set[Any] = set()
+    reported: set[Any] = set()
     for index, value in enumerate(values):
-        seen[value] += 1
-        if value is not None and seen[value] == 2:
+        if value not in seen:
+            seen.add(value)
+        elif value is not None and value not in reported:
+            reported.add(value)
             path = (*at, index, field) if field else (*at, index)
             yield path, f"duplicate {what} {value!r}"
 
