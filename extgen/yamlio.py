@@ -14,9 +14,10 @@ turned into Python values here rather than by PyYAML's constructor, so that:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,18 +172,98 @@ class _Builder:
         return str(node.value)
 
 
+class _Unusual(Exception):
+    """The file has something only the composer handles (and reports where it is)."""
+
+
+def _values_from_events(text: str) -> Any:
+    """The values of an ordinary file, built straight from libyaml's events.
+
+    Composing nodes calls back into Python for every scalar (to resolve its tag), which
+    costs more than the whole parse; most catalog files need no nodes at all. Anything
+    beyond plain mappings, sequences and scalars (anchors, aliases, tags, merge keys,
+    duplicate keys, deep nesting, several documents) raises _Unusual, and the file is
+    composed and built by `_Builder`, which says where the problem is. Both read the same
+    libyaml events, and give the same values (tests/test_yamlio.py compares them).
+    """
+    # A stack of the collections being built: a tuple's items are a list until its end;
+    # a mapping is [dict, key] with key None while a key is awaited.
+    stack: list[Any] = []
+    kinds: list[bool] = []  # per level: True for a mapping
+    root: Any = None
+    documents = 0
+    events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
+    for event in events:
+        kind = type(event)
+        if kind is yaml.ScalarEvent:
+            if event.anchor is not None or event.tag is not None:
+                raise _Unusual
+            value: Any = _resolve_plain(event.value) if event.implicit[0] else event.value
+            if kinds and kinds[-1] and stack[-1][1] is None:  # a key
+                key = event.value
+                if key in stack[-1][0] or (key == "<<" and event.implicit[0]):
+                    raise _Unusual
+                stack[-1][1] = key
+                continue
+        elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            if event.anchor is not None or event.tag is not None or len(stack) >= MAX_DEPTH:
+                raise _Unusual
+            if kinds and kinds[-1] and stack[-1][1] is None:
+                raise _Unusual  # a collection as a key
+            mapping = kind is yaml.MappingStartEvent
+            stack.append([{}, None] if mapping else [])
+            kinds.append(mapping)
+            continue
+        elif kind is yaml.MappingEndEvent:
+            value = stack.pop()[0]
+            kinds.pop()
+        elif kind is yaml.SequenceEndEvent:
+            value = tuple(stack.pop())
+            kinds.pop()
+        elif kind is yaml.DocumentStartEvent:
+            documents += 1
+            if documents > 1:
+                raise _Unusual
+            continue
+        elif kind is yaml.AliasEvent:
+            raise _Unusual
+        else:  # stream start and end, document end
+            continue
+        if not stack:
+            root = value
+        elif kinds[-1]:
+            mapping_level = stack[-1]
+            mapping_level[0][mapping_level[1]] = value
+            mapping_level[1] = None
+        else:
+            stack[-1].append(value)
+    return root
+
+
 PathElement = str | int
 Path = tuple[PathElement, ...]
 
 
-@dataclass(frozen=True)
 class Document:
-    """One catalog file: its display name, composed nodes and the values built from them."""
+    """One catalog file: its display name, its text and the values built from it.
 
-    file: str
-    root: Any
-    data: Any
-    problems: tuple[Problem, ...] = ()
+    Its nodes, which only positions need, are composed when a position is asked for.
+    """
+
+    def __init__(
+        self, file: str, text: str, data: Any, problems: tuple[Problem, ...] = (), root: Any = None
+    ) -> None:
+        self.file = file
+        self.text = text
+        self.data = data
+        self.problems = problems
+        self._root = root
+
+    @property
+    def root(self) -> Any:
+        if self._root is None and self.data is not None:
+            self._root = yaml.compose(self.text, Loader=_Loader)
+        return self._root
 
     def position(self, path: Sequence[PathElement], *, key: bool = False) -> Position:
         """The position of the node at `path`, or of its key when `key` is set.
@@ -267,6 +348,8 @@ def load_document(text: str, file: str) -> Document:
         raise YamlError(problem)
     try:
         _refuse_deep_nesting(text, file)
+        with contextlib.suppress(_Unusual, yaml.YAMLError):
+            return Document(file, text, _values_from_events(text))
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -281,10 +364,10 @@ def load_document(text: str, file: str) -> Document:
         message = " ".join(str(error).split())
         raise YamlError(Problem(Position(file, 1, 1), f"invalid YAML: {message}")) from None
     if root is None:
-        return Document(file, None, None)
+        return Document(file, text, None)
     builder = _Builder(file, size + ALIAS_SLACK_NODES)
     data = builder.build(root)
-    return Document(file, root, data, tuple(builder.problems))
+    return Document(file, text, data, tuple(builder.problems), root)
 
 
 def parse_all(text: str) -> list[Any]:
