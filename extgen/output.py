@@ -74,17 +74,27 @@ def _first_line(path: Path) -> str:
         return handle.readline(4096).decode("utf-8", "replace")
 
 
-def _owned_files(out: Path) -> dict[str, Path]:
-    """Every regular file below OUT that extgen wrote, without following links."""
-    owned: dict[str, Path] = {}
-    for directory, dirnames, filenames in os.walk(out, followlinks=False):
+def _owned_files(out: Path) -> dict[str, str]:
+    """The text of every regular file below OUT that extgen wrote, without following links.
+
+    Each file is read once: its first line says whether it is extgen's, and the rest is
+    what render compares with.
+    """
+    owned: dict[str, str] = {}
+    root = os.fspath(out)
+    for directory, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
+        prefix = os.path.relpath(directory, root).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
         for name in sorted(filenames):
-            path = Path(directory, name)
-            if stat.S_ISREG(path.lstat().st_mode) and (
-                _is_temporary(name) or is_marked(_first_line(path))
-            ):
-                owned[path.relative_to(out).as_posix()] = path
+            path = os.path.join(directory, name)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            with open(path, "rb") as handle:
+                first = handle.readline(4096)
+                if _is_temporary(name) or is_marked(first.decode("utf-8", "replace")):
+                    data = first + handle.read()
+                    owned[prefix + name] = data.decode("utf-8", "replace")
     return owned
 
 
@@ -131,14 +141,14 @@ def compare(out: Path, files: Mapping[str, str | PlannedFile]) -> list[Change]:
             _refuse_unsafe(out, relative)
             changes.append(Change(relative, "create", None, _text(file)))
             continue
-        old = owned[relative].read_text(encoding="utf-8", errors="replace")
+        old = owned[relative]
         if isinstance(file, PlannedFile) and file.is_current(old):
             changes.append(Change(relative, "unchanged", old, old))
             continue
         new = _text(file)
         changes.append(Change(relative, "unchanged" if old == new else "update", old, new))
     for relative in sorted(set(owned) - set(files)):
-        old = owned[relative].read_text(encoding="utf-8", errors="replace")
+        old = owned[relative]
         changes.append(Change(relative, "delete", old, None))
     return changes
 
