@@ -104,16 +104,23 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(".tmp")
 
 
-def _refuse_unsafe(out: Path, relative: str) -> None:
-    """Stops when writing `relative` would follow a link or replace a file not ours."""
-    current = out
+def _refuse_unsafe(out: Path, relative: str, safe: set[str]) -> None:
+    """Stops when writing `relative` would follow a link or replace a file not ours.
+
+    `safe` holds the directories (relative to OUT) already found to be real directories
+    or absent, so that each is looked at once however many files go into it.
+    """
     parts = relative.split("/")
-    for part in parts[:-1]:
-        current = current / part
+    for depth in range(1, len(parts)):
+        directory = "/".join(parts[:depth])
+        if directory in safe:
+            continue
+        current = out / directory
         if current.is_symlink():
             raise ExtgenError(f"{current} is a symbolic link; extgen does not write through links")
         if current.exists() and not current.is_dir():
             raise ExtgenError(f"{current} is a file where extgen needs a directory")
+        safe.add(directory)
     target = out / relative
     if target.is_symlink():
         raise ExtgenError(f"{target} is a symbolic link; extgen does not write through links")
@@ -135,10 +142,11 @@ def compare(out: Path, files: Mapping[str, str | PlannedFile]) -> list[Change]:
         raise ExtgenError(f"output {out} exists and is not a directory")
     owned = _owned_files(out) if out.is_dir() else {}
     changes = []
+    safe: set[str] = set()
     for relative in sorted(files):
         file = files[relative]
         if relative not in owned:
-            _refuse_unsafe(out, relative)
+            _refuse_unsafe(out, relative, safe)
             changes.append(Change(relative, "create", None, _text(file)))
             continue
         old = owned[relative]

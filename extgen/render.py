@@ -9,6 +9,7 @@ rendered again (see `PlannedFile`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.resources
 import json
@@ -25,7 +26,7 @@ import jinja2
 from extgen import __version__
 from extgen.errors import ExtgenError
 from extgen.plan import COMMON_LABELS, DeliveryFile, EnvironmentPlan, Manifest, Plan
-from extgen.yamlio import parse_all
+from extgen.yamlio import core_value, parse_generated
 
 MARKER = "DO NOT EDIT"
 # Changes whenever the same plan and templates would give other text (quoting, sealing).
@@ -39,6 +40,8 @@ KUSTOMIZATION = "kustomization.yaml"
 # letter, hold no YAML indicator and are none of the words YAML 1.1 or 1.2 resolve.
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
 _RESOLVED_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+# Text that goes between double quotes as it is: printable ASCII but for '"' and '\\'.
+_VERBATIM = re.compile(r'[ !#-\[\]-~]*')
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
@@ -59,6 +62,8 @@ def quote(value: Any) -> str:
         raise jinja2.TemplateRuntimeError(f"cannot quote {type(value).__name__} {value!r}")
     if _PLAIN.fullmatch(value) and value.lower() not in _RESOLVED_WORDS:
         return value
+    if _VERBATIM.fullmatch(value):
+        return f'"{value}"'
     return '"' + "".join(_escape(char) for char in value) + '"'
 
 
@@ -88,6 +93,7 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates do not change during a run: no stat per include
         autoescape=False,
     )
     env.filters["q"] = quote
@@ -246,10 +252,28 @@ def _template_line(error: BaseException) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
+def _canonical_plain(text: str) -> Any:
+    """The value of a plain scalar in rendered text, which must be as `quote` writes it.
+
+    `quote` writes plain only what every YAML 1.1 and 1.2 reader reads alike; a plain
+    scalar in any other form (from a template's own text, say) could be read otherwise
+    by some reader, and is refused.
+    """
+    value = core_value(text)
+    try:
+        canonical = quote(value) == text
+    except jinja2.TemplateRuntimeError:  # null, a float: quote never writes them
+        canonical = False
+    if not canonical:
+        raise ValueError(f"plain scalar {text!r} could be read otherwise; quote it")
+    return value
+
+
 def _check(path: str, text: str, expected: list[Mapping[str, Any]]) -> None:
     """The written text must read back as exactly the planned objects, nothing more."""
     try:
-        documents = [doc for doc in parse_all(text) if doc is not None]
+        documents = parse_generated(text, _canonical_plain)
     except Exception as error:  # any parse failure is the same defect
         raise ExtgenError(f"rendered {path} is not valid YAML: {error}") from None
     if documents != expected:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,19 +186,30 @@ def _values_from_events(text: str) -> Any:
     composed and built by `_Builder`, which says where the problem is. Both read the same
     libyaml events, and give the same values (tests/test_yamlio.py compares them).
     """
-    # A stack of the collections being built: a tuple's items are a list until its end;
-    # a mapping is [dict, key] with key None while a key is awaited.
+    documents = _documents_from_events(text, _resolve_plain, tuple, single=True)
+    return documents[0] if documents else None
+
+
+def _documents_from_events(
+    text: str,
+    plain: Callable[[str], Any],
+    sequence: Callable[[list[Any]], Any],
+    *,
+    single: bool = False,
+) -> list[Any]:
+    # A stack of the collections being built: a sequence's items are a list until its
+    # end; a mapping is [dict, key] with key None while a key is awaited.
     stack: list[Any] = []
     kinds: list[bool] = []  # per level: True for a mapping
-    root: Any = None
-    documents = 0
+    documents: list[Any] = []
+    started = 0
     events: Iterable[Any] = yaml.parse(text, Loader=_Loader)
     for event in events:
         kind = type(event)
         if kind is yaml.ScalarEvent:
             if event.anchor is not None or event.tag is not None:
                 raise _Unusual
-            value: Any = _resolve_plain(event.value) if event.implicit[0] else event.value
+            value: Any = plain(event.value) if event.implicit[0] else event.value
             if kinds and kinds[-1] and stack[-1][1] is None:  # a key
                 key = event.value
                 if key in stack[-1][0] or (key == "<<" and event.implicit[0]):
@@ -218,26 +229,27 @@ def _values_from_events(text: str) -> Any:
             value = stack.pop()[0]
             kinds.pop()
         elif kind is yaml.SequenceEndEvent:
-            value = tuple(stack.pop())
+            value = sequence(stack.pop())
             kinds.pop()
         elif kind is yaml.DocumentStartEvent:
-            documents += 1
-            if documents > 1:
+            started += 1
+            if single and started > 1:
                 raise _Unusual
+            documents.append(None)
             continue
         elif kind is yaml.AliasEvent:
             raise _Unusual
         else:  # stream start and end, document end
             continue
         if not stack:
-            root = value
+            documents[-1] = value
         elif kinds[-1]:
             mapping_level = stack[-1]
             mapping_level[0][mapping_level[1]] = value
             mapping_level[1] = None
         else:
             stack[-1].append(value)
-    return root
+    return documents
 
 
 PathElement = str | int
@@ -393,5 +405,28 @@ def parse_all_core(text: str, file: str = "<stream>") -> list[Any]:
             return {key: plain(item) for key, item in value.items()}
         return value
 
+    with contextlib.suppress(_Unusual):
+        return _documents_from_events(text, core_value, list)
     builder = _Builder(file, len(text) + ALIAS_SLACK_NODES)
     return [plain(builder.build(root)) for root in yaml.compose_all(text, Loader=_Loader)]
+
+
+def core_value(text: str) -> Any:
+    """A plain scalar's value in the YAML 1.2 core schema, as a plain Python value."""
+    value = _resolve_plain(text)
+    if isinstance(value, SourceScalar):  # None: a leading zero, decimal in YAML 1.2
+        return int(value.text, 10) if value.value is None else value.value
+    return value
+
+
+def parse_generated(text: str, plain: Callable[[str], Any]) -> list[Any]:
+    """The documents of a file extgen rendered, from libyaml's events.
+
+    `plain` gives the value of each plain scalar, and raises ValueError for one it does
+    not accept. Anything but mappings, sequences and scalars (tags, anchors, aliases,
+    duplicate keys) raises ValueError: extgen's templates write none of them.
+    """
+    try:
+        return [doc for doc in _documents_from_events(text, plain, list) if doc is not None]
+    except _Unusual:
+        raise ValueError("tags, anchors, aliases or duplicate keys") from None

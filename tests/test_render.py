@@ -303,6 +303,34 @@ def test_templates_that_change_the_objects_are_refused_before_writing(tmp_path: 
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        # YAML 1.1 readers take these for a boolean and a base-8 number, YAML 1.2 not.
+        ("{{ spec.type }}\n  publishNotReadyAddresses: yes", "plain scalar 'yes'"),
+        ("{{ spec.type }}\n  publishNotReadyAddresses: 0755", "plain scalar '0755'"),
+        ("{{ spec.type }}\n  x: &a 1", "tags, anchors, aliases or duplicate keys"),
+    ],
+    ids=["yaml-1.1-boolean", "leading-zero", "anchor"],
+)
+def test_template_text_that_readers_could_read_otherwise_is_refused(
+    tmp_path: Path, written: str, why: str
+) -> None:
+    catalog = write_catalog(tmp_path)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    service = (ROOT / "templates" / "Service.yaml.j2").read_text()
+    changed = service.replace("{{ spec.type | q }}", written, 1)
+    assert changed != service
+    (templates / "Service.yaml.j2").write_text(changed)
+    out = tmp_path / "out"
+    result = run("render", "-c", str(catalog), "-o", str(out), "--templates", str(templates))
+    assert result.exit_code == 1
+    assert result.output.startswith("error: rendered dev/orders-db.yaml is not valid YAML: ")
+    assert why in result.output
+    assert not out.exists()
+
+
 def test_template_errors_name_the_template_and_line(tmp_path: Path) -> None:
     catalog = write_catalog(tmp_path)
     templates = tmp_path / "templates"
