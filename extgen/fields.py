@@ -8,6 +8,7 @@ what is wrong and how to fix it. The pydantic models in `model.py` are built fro
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -17,7 +18,7 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from extgen import k8s
-from extgen.yamlio import SourceScalar
+from extgen.yamlio import SourceScalar, other_type
 
 # Hostnames and addresses of cloud instance metadata services: a Service pointing there
 # hands the node's credentials to any pod that can reach the Service.
@@ -64,12 +65,25 @@ def fail(message: str) -> PydanticCustomError:
 _UNWRITABLE = re.compile("[\x7f-\x9f\ufffe\uffff]")
 
 
+# Numbers too large for a float: kustomize writes them without quotes (Go's parser gives
+# up on them, so Go takes them for strings), and every YAML 1.2 reader takes them for
+# infinity, extgen's own verify included.
+_HUGE_NUMBER = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]{3,}")
+
+
 def _text(value: Any) -> Any:
     text = value.text if isinstance(value, SourceScalar) else value
-    if isinstance(text, str) and (found := _UNWRITABLE.search(text)):
+    if not isinstance(text, str):
+        return text
+    if found := _UNWRITABLE.search(text):
         raise fail(
             f"contains the control character U+{ord(found.group()):04X}, which kustomize"
             " cannot write; remove it"
+        )
+    if _HUGE_NUMBER.fullmatch(text) and math.isinf(float(text)):
+        raise fail(
+            f"{text!r} is read as infinity by YAML 1.2 readers: kustomize writes it without"
+            " quotes; choose another value"
         )
     return text
 
@@ -175,6 +189,26 @@ def _not_reserved_label(value: str) -> str:
     return value
 
 
+def _annotation_key_is_a_string(value: str) -> str:
+    taken_for = other_type(value)
+    if taken_for is not None:
+        raise fail(
+            f"annotation key {value!r} is read as {taken_for} by YAML readers, and kustomize"
+            " cannot build an object with such a key; add a letter or a prefix"
+            f" (example.com/{value})"
+        )
+    return value
+
+
+def _annotation_value(value: str) -> str:
+    if value.startswith("\t") and ("\n" in value or "\r" in value):
+        raise fail(
+            "starts with a tab and spans several lines: kustomize writes such an annotation"
+            " as a block it cannot read back; remove the leading tab"
+        )
+    return value
+
+
 def _not_reserved_annotation(value: str) -> str:
     if value.startswith(ANNOTATION_PREFIX):
         raise fail(
@@ -192,7 +226,10 @@ AnnotationKey = Annotated[
     Text,
     _checked("annotation key", lambda key: k8s.is_qualified_name(key.lower())),
     AfterValidator(_not_reserved_annotation),
+    AfterValidator(_annotation_key_is_a_string),
 ]
+# Written as annotation values: the annotations, description and owner.
+AnnotationText = Annotated[Text, AfterValidator(_annotation_value)]
 
 
 def looks_like_ip(text: str) -> bool:

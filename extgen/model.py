@@ -26,6 +26,7 @@ from pydantic.alias_generators import to_camel
 from extgen import k8s
 from extgen.fields import (
     AnnotationKey,
+    AnnotationText,
     Boolean,
     ClusterDomain,
     ClusterName,
@@ -56,7 +57,7 @@ from extgen.fields import (
 from extgen.yamlio import Path, SourceScalar
 
 Labels = dict[LabelKey, LabelValue]
-Annotations = dict[AnnotationKey, Text]
+Annotations = dict[AnnotationKey, AnnotationText]
 Finding = tuple[Path, str]
 TARGET_FORMS = ("externalName", "addresses", "selector")
 
@@ -237,8 +238,10 @@ class Dependency(Model):
     """One external dependency and its target in each environment."""
 
     name: ServiceName = Field(description="Service name: DNS-1035 label, at most 63 characters")
-    description: Text | None = Field(None, description="Written as an annotation")
-    owner: Text | None = Field(None, description="Team or address; written as an annotation")
+    description: AnnotationText | None = Field(None, description="Written as an annotation")
+    owner: AnnotationText | None = Field(
+        None, description="Team or address; written as an annotation"
+    )
     labels: Labels = Field(default_factory=dict, description="Added to every object")
     annotations: Annotations = Field(default_factory=dict, description="Added to every object")
     namespaces: Annotated[tuple[Namespace, ...] | None, non_empty("namespaces")] = Field(

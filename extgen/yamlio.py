@@ -419,6 +419,31 @@ def core_value(text: str) -> Any:
     return value
 
 
+_YAML11: Any = yaml.resolver.Resolver()
+
+
+def other_type(text: str) -> str | None:
+    """What YAML readers take `text` for, written plain, when not a string.
+
+    That is YAML 1.2's reading, and the numbers and dates that Go's YAML library (in
+    kustomize) still reads as YAML 1.1 did (`0x1F`, `1_000`, `2001-12-14`). kustomize
+    stumbles on such strings in some places (annotation keys), whatever the quotes.
+    """
+    value = _resolve_plain(text)
+    if isinstance(value, SourceScalar) or value is None:
+        return "null" if value is None else _type_name(value.value)
+    tag = str(_YAML11.resolve(yaml.ScalarNode, text, (True, False))).rsplit(":", 1)[-1]
+    if tag in ("int", "float", "timestamp"):
+        return "a date" if tag == "timestamp" else f"a number ({tag})"
+    return None
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number (float)" if isinstance(value, float) else "a number (int)"
+
+
 def parse_generated(text: str, plain: Callable[[str], Any]) -> list[Any]:
     """The documents of a file extgen rendered, from libyaml's events.
 

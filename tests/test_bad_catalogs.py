@@ -612,6 +612,77 @@ PORTS: list[Row] = [
 # --- labels and annotations --------------------------------------------------------------
 
 LABELS_AND_ANNOTATIONS: list[Row] = [
+    # Found by the catalog fuzzer: values kustomize cannot build or writes ambiguously.
+    *[
+        (
+            f"annotation-key-read-as-{key}",
+            with_environments(f"""\
+                dependencies:
+                  - name: db
+                    annotations: {{'{key}': x}}
+                    targets: {{dev: db.example.com}}
+                """),
+            [
+                (
+                    8,
+                    19,
+                    f"annotation key '{key}' is read as {what} by YAML readers, and kustomize"
+                    " cannot build an object with such a key; add a letter or a prefix"
+                    f" (example.com/{key})",
+                )
+            ],
+        )
+        for key, what in [
+            ("61", "a number (int)"),
+            ("1e3", "a number (float)"),
+            ("0x1F", "a number (int)"),
+            ("0755", "a number (int)"),
+            ("true", "a boolean"),
+            ("null", "null"),
+            ("2001-12-14", "a date"),
+        ]
+    ],
+    (
+        "description-tab-and-line-break",
+        with_environments("""\
+            dependencies:
+              - name: db
+                description: "\\tkind: x\\n"
+                targets: {dev: db.example.com}
+            """),
+        [
+            (
+                8,
+                18,
+                "starts with a tab and spans several lines: kustomize writes such an"
+                " annotation as a block it cannot read back; remove the leading tab",
+            )
+        ],
+    ),
+    *[
+        (
+            f"{field}-read-as-infinity",
+            with_environments(f"""\
+                dependencies:
+                  - name: db
+                    {text}
+                    targets: {{dev: 10.0.0.1}}
+                """),
+            [
+                (
+                    8,
+                    column,
+                    f"'{value}' is read as infinity by YAML 1.2 readers: kustomize writes it"
+                    " without quotes; choose another value",
+                )
+            ],
+        )
+        for field, text, value, column in [
+            ("namespace", "namespaces: ['71e1008']", "71e1008", 18),
+            ("port-name", "ports: [{name: '9e999', port: 80}]", "9e999", 20),
+            ("owner", "owner: 1e400", "1e400", 12),
+        ]
+    ],
     (
         "label-key-invalid",
         with_environments("""\
