@@ -41,7 +41,7 @@ KUSTOMIZATION = "kustomization.yaml"
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
 _RESOLVED_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 # Text that goes between double quotes as it is: printable ASCII but for '"' and '\\'.
-_VERBATIM = re.compile(r'[ !#-\[\]-~]*')
+_VERBATIM = re.compile(r"[ !#-\[\]-~]*")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
