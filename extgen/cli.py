@@ -210,7 +210,7 @@ def render(
         _report_moves(report, plan, changes)
         apply(out, changes)
     for change in changes:
-        report.say(f"{change.action:<9} {out / change.path}")
+        report.say(f"{change.action:<9} {out}/{change.path}")
     report.detail("changes", [_change(out, change, diff=False) for change in changes])
     report.finish(True, _tally(out, changes))
 
@@ -239,7 +239,7 @@ def _report_drift(
 
 def _change(out: Path, change: Change, diff: bool) -> dict[str, str | None]:
     shown = change.diff() if diff and change.action != "unchanged" else None
-    return {"path": str(out / change.path), "action": change.action, "diff": shown}
+    return {"path": f"{out}/{change.path}", "action": change.action, "diff": shown}
 
 
 def _report_moves(report: Reporter, plan: Plan, changes: list[Change]) -> None:

@@ -167,7 +167,7 @@ def _text(file: str | PlannedFile) -> str:
 
 def apply(out: Path, changes: Iterable[Change]) -> None:
     """Writes creations and updates atomically, then deletes stale files and empty dirs."""
-    changes = list(changes)
+    changes = [change for change in changes if change.action != "unchanged"]
     mode = _file_mode()
     for change in changes:
         path = out / change.path
@@ -177,11 +177,12 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
         except OSError as error:
             raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
     for change in changes:
+        if change.action != "delete":
+            continue
         path = out / change.path
         try:
-            if change.action == "delete":
-                path.unlink()
-                _remove_empty_parents(out, path.parent)
+            path.unlink()
+            _remove_empty_parents(out, path.parent)
         except OSError as error:
             raise ExtgenError(f"cannot delete {path}: {error.strerror}") from None
 
