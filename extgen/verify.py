@@ -137,30 +137,55 @@ def verify(
     """
     schema_version = _schema_version(kubernetes_version)
     found = kustomize or find_kustomize()
-    builds = [(env.name, directory) for env in plan.environments for directory in _builds(env)]
-    delivery = _delivery_builds(plan)
-    builds += [(directory, directory) for directory in delivery]
-    workers = max(1, min(len(builds), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda job: _build(out, job[0], job[1], found), builds))
-    findings: list[Finding] = []
-    objects = 0
-    groups = [(env.name, env.manifests(), True) for env in plan.environments]
+    jobs = [job for env in plan.environments for job in _environment_jobs(env)]
     # Argo CD and Flux objects are custom resources, outside the Kubernetes schema.
-    groups += [(directory, manifests, False) for directory, manifests in delivery.items()]
-    for name, manifests, with_schema in groups:
-        group_results = [r for (n, _), r in zip(builds, results, strict=True) if n == name]
-        group_findings = [finding for result in group_results for finding in result[0]]
-        built = [body for result in group_results for body in result[1]]
-        if with_schema:
-            group_findings += [
-                f for body in built for f in _schema_findings(name, body, schema_version)
-            ]
-        if not any(finding.object == "" for finding in group_findings):
-            group_findings.extend(_compare(name, manifests, built))
-        findings += group_findings
-        objects += len(built)
+    jobs += [
+        _Job(directory, directory, manifests, with_schema=False)
+        for directory, manifests in _delivery_builds(plan).items()
+    ]
+    workers = max(1, min(len(jobs), os.cpu_count() or 1))
+    # Each job checks what it built at once and keeps only its findings, so the Python
+    # work overlaps the other builds and no environment's objects are held all at once.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda job: job.run(out, found, schema_version), jobs))
+    findings = [finding for job_findings, _ in results for finding in job_findings]
+    objects = sum(count for _, count in results)
     return VerifyReport(found, schema_version, len(plan.environments), objects, findings)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One kustomization to build, and the objects it must yield."""
+
+    name: str  # the environment, or the directory of delivery objects
+    directory: str  # relative to OUT
+    manifests: list[Manifest]
+    with_schema: bool = True
+
+    def run(
+        self, out: Path, kustomize: Kustomize, schema_version: str
+    ) -> tuple[list[Finding], int]:
+        findings, built = _build(out, self.name, self.directory, kustomize)
+        if self.with_schema:
+            findings += [
+                f for body in built for f in _schema_findings(self.name, body, schema_version)
+            ]
+        if not any(finding.object == "" for finding in findings):
+            findings.extend(_compare(self.name, self.manifests, built))
+        return findings, len(built)
+
+
+def _environment_jobs(env: EnvironmentPlan) -> list[_Job]:
+    """The entry point of an environment, or each of its shards, as a deployment builds it."""
+    if env.shards == 1:
+        return [_Job(env.name, env.name, env.manifests())]
+    by_shard: dict[str | None, list[Manifest]] = {}
+    for dep in env.dependencies:
+        by_shard.setdefault(env.shard_of(dep.name), []).extend(dep.manifests)
+    return [
+        _Job(env.name, f"{env.name}/{shard}", by_shard.get(shard, []))
+        for shard in env.shard_directories()
+    ]
 
 
 def _delivery_builds(plan: Plan) -> dict[str, list[Manifest]]:
@@ -169,11 +194,6 @@ def _delivery_builds(plan: Plan) -> dict[str, list[Manifest]]:
     for file in plan.delivery:
         directories.setdefault(file.path.rsplit("/", 1)[0], []).extend(file.manifests)
     return directories
-
-
-def _builds(env: EnvironmentPlan) -> list[str]:
-    """The directories, relative to OUT, that a deployment of the environment builds."""
-    return [f"{env.name}/{shard}" for shard in env.shard_directories()] or [env.name]
 
 
 def _build(
