@@ -23,7 +23,7 @@ from extgen.catalog import read_catalog
 from extgen.errors import ExtgenError
 from extgen.model import Catalog
 from extgen.output import Change, apply, compare, locked, moves
-from extgen.plan import Plan, plan_catalog
+from extgen.plan import Plan, object_counts, plan_catalog
 from extgen.render import Renderer
 from extgen.report import FORMATS, Issue, Reporter, choose_format
 from extgen.schema import catalog_schema
@@ -149,17 +149,16 @@ def validate(ctx: click.Context, catalog: Path) -> None:
     """Validate the catalog; print every problem as FILE:LINE:COL: error: MESSAGE."""
     report = reporter(ctx)
     loaded = read_catalog(catalog)
-    plan = plan_catalog(loaded)
+    # Counted, not planned: building every object would cost a fifth of validate.
+    objects = object_counts(loaded)
     report.detail("environments", len(loaded.environments))
     report.detail("dependencies", len(loaded.dependencies))
-    report.detail(
-        "objectsPerEnvironment", {env.name: len(env.manifests()) for env in plan.environments}
-    )
-    report.finish(True, _summary(loaded, plan), stdout=True)
+    report.detail("objectsPerEnvironment", objects)
+    report.finish(True, _summary(loaded, objects), stdout=True)
 
 
-def _summary(catalog: Catalog, plan: Plan) -> str:
-    counts = ", ".join(f"{env.name} {len(env.manifests())}" for env in plan.environments)
+def _summary(catalog: Catalog, objects: dict[str, int]) -> str:
+    counts = ", ".join(f"{name} {count}" for name, count in objects.items())
     return (
         f"catalog OK: {len(catalog.environments)} environments,"
         f" {len(catalog.dependencies)} dependencies; objects per environment: {counts or 'none'}"

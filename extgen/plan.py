@@ -160,6 +160,38 @@ def plan_catalog(catalog: Catalog) -> Plan:
     return Plan(plan.environments, plan_delivery(catalog, plan))
 
 
+def object_counts(catalog: Catalog) -> dict[str, int]:
+    """Objects per environment, as plan_catalog makes them, without making them."""
+    counts = {}
+    for name, env in catalog.environments.items():
+        total = 0
+        for dep in catalog.dependencies:
+            target = dep.targets.get(name)
+            if target is not None:
+                total += _object_count(dep, env, target)
+        counts[name] = total
+    return counts
+
+
+def _object_count(dep: Dependency, env: Environment, target: TargetOverrides) -> int:
+    namespaces = len(set(target.namespaces or dep.namespaces or (env.namespace,)))
+    if not isinstance(target, AddressTarget):
+        return namespaces  # the Service
+    # Addresses are canonical after validation: IPv6 ones, and only they, hold a ':'.
+    unique = set(target.addresses)
+    ipv6 = sum(1 for address in unique if ":" in address)
+    endpoints = 0
+    if env.endpoints in ("EndpointSlice", "both"):
+        endpoints += _slice_count(len(unique) - ipv6) + _slice_count(ipv6)
+    if env.endpoints in ("Endpoints", "both"):
+        endpoints += 1
+    return namespaces * (1 + endpoints)
+
+
+def _slice_count(addresses: int) -> int:
+    return -(-addresses // MAX_ENDPOINTS_PER_SLICE)
+
+
 def _dependencies(catalog: Catalog, env_name: str, env: Environment) -> tuple[DependencyPlan, ...]:
     plans = []
     for dep in catalog.dependencies:

@@ -48,7 +48,7 @@ def test_internal_error_exits_3_with_one_line_and_traceback_only_with_debug(
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(extgen.cli, "plan_catalog", broken)
+    monkeypatch.setattr(extgen.cli, "object_counts", broken)
     catalog = str(write_catalog(tmp_path))
     result = CliRunner().invoke(cli, ["validate", "-c", catalog])
     assert result.exit_code == 3

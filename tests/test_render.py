@@ -15,7 +15,7 @@ from helpers import run, write_catalog
 
 from extgen.catalog import parse_catalog, read_catalog
 from extgen.output import apply, compare
-from extgen.plan import plan_catalog
+from extgen.plan import object_counts, plan_catalog
 from extgen.render import Renderer, quote
 from extgen.verify import verify
 from extgen.yamlio import parse_all
@@ -347,3 +347,46 @@ def test_template_errors_name_the_template_and_line(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert result.output.startswith("error: template metadata.j2:2: ")
+
+
+def _addresses(count: int, family: int) -> str:
+    base = ipaddress.ip_address("10.0.0.0" if family == 4 else "2001:db8::")
+    return ", ".join(f'"{base + index}"' for index in range(1, count + 1))
+
+
+COUNTED_CATALOGS = {
+    # Past 1,000 addresses per family a second and third slice.
+    "many-addresses": f"""\
+environments:
+  dev: {{namespace: a}}
+  prod: {{namespace: b, endpoints: both}}
+  dr: {{namespace: c, endpoints: Endpoints}}
+dependencies:
+  - name: big
+    targets:
+      dev: [{_addresses(2500, 4)}, {_addresses(1001, 6)}]
+      prod: [{_addresses(1000, 4)}]
+      dr: [{_addresses(3, 6)}]
+  - name: spread
+    namespaces: [x, y]
+    targets:
+      dev: {{addresses: ["10.1.0.1", "2001:db8:1::1"], namespaces: [p, q]}}
+      prod: spread.example.com
+      dr: {{selector: {{app: spread}}, ports: [{{port: 80}}]}}
+""",
+}
+
+
+@pytest.mark.parametrize(
+    "catalog", [*CASES, "example", *COUNTED_CATALOGS], ids=[*CASES, "example", *COUNTED_CATALOGS]
+)
+def test_validate_counts_the_objects_render_writes(catalog: str) -> None:
+    if catalog in COUNTED_CATALOGS:
+        loaded = parse_catalog([("catalog.yaml", COUNTED_CATALOGS[catalog])])
+    else:
+        directory = ROOT / "catalog" if catalog == "example" else GOLDEN / catalog / "catalog"
+        loaded = read_catalog(directory)
+    planned = {env.name: len(env.manifests()) for env in plan_catalog(loaded).environments}
+    assert object_counts(loaded) == planned
+    if catalog == "many-addresses":
+        assert planned == {"dev": 6 + 2 * 3, "dr": 2 + 2, "prod": 3 + 2}
