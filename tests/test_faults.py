@@ -9,10 +9,12 @@ from __future__ import annotations
 import errno
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,37 +58,71 @@ def settled(out: Path) -> dict[str, bytes]:
     return {k: v for k, v in snapshot(out).items() if not Path(k).name.startswith(".extgen")}
 
 
-def test_a_killed_render_leaves_every_file_old_or_new(tmp_path: Path) -> None:
-    old_catalog, new_catalog = tmp_path / "old.yaml", tmp_path / "new.yaml"
-    old_catalog.write_text(catalog_text(400, "one"))
-    new_catalog.write_text(catalog_text(400, "two"))
-    old_tree, new_tree = tmp_path / "old", tmp_path / "new"
+def restore(out: Path, files: dict[str, bytes]) -> None:
+    """OUT as a render left it (the same bytes), quicker than running that render again."""
+    shutil.rmtree(out, ignore_errors=True)
+    for relative, content in files.items():
+        (out / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out / relative).write_bytes(content)
+
+
+@dataclass
+class Kills:
+    """What `kill -9` of renders left behind, counted over all iterations."""
+
+    files: int = 0  # in the new output
+    iterations: int = 0
+    mid_write: int = 0  # kills after which OUT held some old and some new files
+    partial_files: int = 0  # files holding neither their old nor their new content
+    temporary_files: int = 0  # left by a kill, for the next render to clean up
+    not_repaired: int = 0  # iterations after which the next render did not give the new tree
+    left_over: int = 0  # files other than the new output after that render (temp, lock)
+
+
+def kill_renders(work: Path, iterations: int, dependencies: int = 400) -> Kills:
+    """Kills a render of a changed catalog at a random moment while it writes, then
+    renders again; every iteration starts from the old catalog's output."""
+    old_catalog, new_catalog = work / "old.yaml", work / "new.yaml"
+    old_catalog.write_text(catalog_text(dependencies, "one"))
+    new_catalog.write_text(catalog_text(dependencies, "two"))
+    old_tree, new_tree = work / "old", work / "new"
     for catalog, tree in ((old_catalog, old_tree), (new_catalog, new_tree)):
         subprocess.run(render_command(catalog, tree), check=True, capture_output=True)
     old, new = snapshot(old_tree), snapshot(new_tree)
-    out = tmp_path / "out"
+    out = work / "out"
     # How long the render holds OUT's lock (compare and write), to kill it inside that.
-    subprocess.run(render_command(old_catalog, out), check=True, capture_output=True)
+    restore(out, old)
     process = subprocess.Popen(render_command(new_catalog, out), stderr=subprocess.DEVNULL)
     window = wait_for_lock(out, process)
     process.wait()
     window = time.monotonic() - window
     chance = random.Random(20261121)
-    mixed = 0  # kills that landed while files were being replaced
-    for _ in range(KILLS):
-        subprocess.run(render_command(old_catalog, out), check=True, capture_output=True)
+    kills = Kills(files=len(new))
+    for _ in range(iterations):
+        restore(out, old)
         process = subprocess.Popen(render_command(new_catalog, out), stderr=subprocess.DEVNULL)
         wait_for_lock(out, process)
         time.sleep(chance.uniform(0.2, 0.9) * window)
         process.send_signal(signal.SIGKILL)
         process.wait()
         after = settled(out)
-        for path, content in after.items():
-            assert content in (old.get(path), new.get(path)), f"{path} is partial"
-        mixed += after != old and after != new
+        kills.iterations += 1
+        kills.partial_files += sum(c not in (old.get(p), new.get(p)) for p, c in after.items())
+        kills.temporary_files += sum(Path(p).name.startswith(TEMP_PREFIX) for p in snapshot(out))
+        kills.mid_write += after != old and after != new
         subprocess.run(render_command(new_catalog, out), check=True, capture_output=True)
-        assert snapshot(out) == new  # repaired: no temporary file, no lock file left
-    assert mixed > 0, "no kill landed during the writes: the test proved nothing"
+        repaired = snapshot(out)
+        kills.not_repaired += repaired != new
+        kills.left_over += len(set(repaired) - set(new))
+    return kills
+
+
+def test_a_killed_render_leaves_every_file_old_or_new(tmp_path: Path) -> None:
+    kills = kill_renders(tmp_path, KILLS)
+    assert kills.partial_files == 0
+    # repaired: the new tree, and no temporary file or lock file left
+    assert kills.not_repaired == kills.left_over == 0
+    assert kills.mid_write > 0, "no kill landed during the writes: the test proved nothing"
 
 
 def _failing_on_call(number: int, error: int, real: object) -> object:
@@ -137,3 +173,16 @@ def test_disk_errors_stop_with_a_clear_error_and_no_partial_file(
 def snapshot_after_render(catalog: Path, out: Path) -> dict[str, bytes]:
     assert run("render", "-c", str(catalog), "-o", str(out)).exit_code == 0
     return snapshot(out)
+
+
+def test_reliability_script_measures_at_tiny_counts() -> None:
+    """benchmarks/reliability.py, which measures the README's figures, keeps working."""
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "reliability.py"
+    tiny = ["--rows", "3", "--kills", "1", "--kill-deps", "20", "--pairs", "1", "--pair-deps", "8"]
+    result = subprocess.run(
+        [sys.executable, str(script), *tiny], capture_output=True, text=True, timeout=120
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "| 3 of 3 refused with every error at the expected file:line:column" in result.stdout
+    assert "): 0 partial files; after the next render 0 files left over, 0 trees" in result.stdout
+    assert "): 0 trees mixing the two renders, 0 renders failed" in result.stdout
