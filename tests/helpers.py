@@ -17,13 +17,19 @@ environments:
     labels: {environment: production}
 """
 
-DEPENDENCIES = """\
+# One dependency with a hostname target in both environments.
+ORDERS_DB = """\
 dependencies:
   - name: orders-db
     ports: [{name: postgres, port: 5432}]
     targets:
       dev: orders.dev.example.com
       prod: orders.prod.example.com
+"""
+
+DEPENDENCIES = (
+    ORDERS_DB
+    + """\
   - name: legacy-erp
     ports: [{name: http, port: 80, targetPort: 8080}]
     targets:
@@ -35,6 +41,7 @@ dependencies:
       dev: {selector: {app: search}}
       prod: search.prod.example.com
 """
+)
 
 
 def write_catalog(root: Path, files: dict[str, str] | None = None) -> Path:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from helpers import write_catalog
+from helpers import ORDERS_DB, write_catalog
 
 import extgen.cli
 from extgen.cli import cli
@@ -60,14 +60,7 @@ IP_NOT_HOST = (
     " with EndpointSlices: write the target as the address itself (`ENV: 10.0.0.1`) or as"
     " `{addresses: [10.0.0.1]}`"
 )
-GOOD_DEPENDENCIES = """\
-dependencies:
-  - name: orders-db
-    ports: [{name: postgres, port: 5432}]
-    targets:
-      dev: orders.dev.example.com
-      prod: orders.prod.example.com
-"""
+GOOD_DEPENDENCIES = ORDERS_DB
 STALE = (
     "out of date with the catalog: extgen render would {} this file;"
     " run extgen render and commit the result"

@@ -18,19 +18,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ENVIRONMENTS
+from helpers import ENVIRONMENTS, ORDERS_DB
 
 ROOT = Path(__file__).parent.parent
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 TIMEOUT = 600  # building the hook environment downloads extgen's dependencies
-CATALOG = """\
-dependencies:
-  - name: orders-db
-    ports: [{name: postgres, port: 5432}]
-    targets:
-      dev: orders.dev.example.com
-      prod: orders.prod.example.com
-"""
+CATALOG = ORDERS_DB
 STALE = "overlays is out of date with the catalog: run extgen render"
 
 
