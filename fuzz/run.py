@@ -263,6 +263,12 @@ def recorded() -> dict[str, str] | None:
     return dict(zip(COLUMNS, cells, strict=True))
 
 
+def _stopped(signum: int, frame: object) -> None:
+    """Stopped with kill: leave through `finally`, which removes the work directory."""
+    print(f"stopped by signal {signum}; nothing recorded", flush=True)
+    sys.exit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=10_000, help="cases in total")
@@ -279,8 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-record", action="store_true", help="do not update fuzz/README.md")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
-    # Stopped with kill: leave through `finally`, which removes the work directory.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, _stopped)
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1_000_000)
     command = f"fuzz/run.py --cases {args.cases} --seed {args.seed}"
