@@ -13,8 +13,6 @@ import contextlib
 import difflib
 import fcntl
 import os
-import stat
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -69,33 +67,56 @@ def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
     return result
 
 
-def _first_line(path: Path) -> str:
-    with path.open("rb") as handle:
-        return handle.readline(4096).decode("utf-8", "replace")
+@dataclass
+class _Found:
+    """What OUT holds: the kind of every entry below it, and the text of extgen's files."""
+
+    kinds: dict[str, str]  # relative path -> "dir", "file", "link" or "other"
+    owned: dict[str, str]  # relative path -> text, for the files extgen wrote
 
 
-def _owned_files(out: Path) -> dict[str, str]:
-    """The text of every regular file below OUT that extgen wrote, without following links.
+def _scan(out: Path) -> _Found:
+    """Every entry below OUT, without following links; each file is read at most once.
 
-    Each file is read once: its first line says whether it is extgen's, and the rest is
-    what render compares with.
+    A file's first bytes say whether it is extgen's (the marker line); only extgen's
+    files are read to the end, to be compared with what render would write.
     """
-    owned: dict[str, str] = {}
-    root = os.fspath(out)
-    for directory, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames.sort()
-        prefix = os.path.relpath(directory, root).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        for name in sorted(filenames):
-            path = os.path.join(directory, name)
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                continue
-            with open(path, "rb") as handle:
-                first = handle.readline(4096)
-                if _is_temporary(name) or is_marked(first.decode("utf-8", "replace")):
-                    data = first + handle.read()
-                    owned[prefix + name] = data.decode("utf-8", "replace")
-    return owned
+    found = _Found({}, {})
+    if not out.is_dir():
+        return found
+    pending = [("", os.fspath(out))]
+    while pending:
+        prefix, directory = pending.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                relative = prefix + entry.name
+                if entry.is_symlink():
+                    found.kinds[relative] = "link"
+                elif entry.is_dir(follow_symlinks=False):
+                    found.kinds[relative] = "dir"
+                    pending.append((relative + "/", entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    found.kinds[relative] = "file"
+                    text = _read_if_owned(entry.path, entry.name)
+                    if text is not None:
+                        found.owned[relative] = text
+                else:
+                    found.kinds[relative] = "other"
+    return found
+
+
+_FIRST_READ = 65536  # most files of extgen are read whole in one call
+
+
+def _read_if_owned(path: str, name: str) -> str | None:
+    with open(path, "rb", buffering=0) as handle:
+        data = handle.read(_FIRST_READ)
+        first = data.split(b"\n", 1)[0][:4096]
+        if not (_is_temporary(name) or is_marked(first.decode("utf-8", "replace"))):
+            return None
+        if len(data) == _FIRST_READ:
+            data += handle.read()
+    return data.decode("utf-8", "replace")
 
 
 def _is_temporary(name: str) -> bool:
@@ -104,29 +125,23 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(".tmp")
 
 
-def _refuse_unsafe(out: Path, relative: str, safe: set[str]) -> None:
-    """Stops when writing `relative` would follow a link or replace a file not ours.
-
-    `safe` holds the directories (relative to OUT) already found to be real directories
-    or absent, so that each is looked at once however many files go into it.
-    """
+def _refuse_unsafe(out: Path, relative: str, found: _Found) -> None:
+    """Stops when writing `relative` would follow a link or replace a file not ours."""
     parts = relative.split("/")
     for depth in range(1, len(parts)):
-        directory = "/".join(parts[:depth])
-        if directory in safe:
-            continue
-        current = out / directory
-        if current.is_symlink():
+        kind = found.kinds.get("/".join(parts[:depth]))
+        current = out.joinpath(*parts[:depth])
+        if kind == "link":
             raise ExtgenError(f"{current} is a symbolic link; extgen does not write through links")
-        if current.exists() and not current.is_dir():
+        if kind is not None and kind != "dir":
             raise ExtgenError(f"{current} is a file where extgen needs a directory")
-        safe.add(directory)
+    kind = found.kinds.get(relative)
     target = out / relative
-    if target.is_symlink():
+    if kind == "link":
         raise ExtgenError(f"{target} is a symbolic link; extgen does not write through links")
-    if target.is_dir():
+    if kind == "dir":
         raise ExtgenError(f"{target} is a directory where extgen needs to write a file")
-    if target.exists() and not is_marked(_first_line(target)):
+    if kind is not None and relative not in found.owned:
         raise ExtgenError(
             f"{target} was not written by extgen (no marker line); move it away or remove it,"
             " extgen never changes files it did not write"
@@ -140,13 +155,13 @@ def compare(out: Path, files: Mapping[str, str | PlannedFile]) -> list[Change]:
     """
     if out.exists() and not out.is_dir():
         raise ExtgenError(f"output {out} exists and is not a directory")
-    owned = _owned_files(out) if out.is_dir() else {}
+    found = _scan(out)
+    owned = found.owned
     changes = []
-    safe: set[str] = set()
     for relative in sorted(files):
         file = files[relative]
         if relative not in owned:
-            _refuse_unsafe(out, relative, safe)
+            _refuse_unsafe(out, relative, found)
             changes.append(Change(relative, "create", None, _text(file)))
             continue
         old = owned[relative]
@@ -168,41 +183,59 @@ def _text(file: str | PlannedFile) -> str:
 def apply(out: Path, changes: Iterable[Change]) -> None:
     """Writes creations and updates atomically, then deletes stale files and empty dirs."""
     changes = [change for change in changes if change.action != "unchanged"]
-    mode = _file_mode()
+    made: set[str] = set()  # directories known to exist
     for change in changes:
-        path = out / change.path
+        path = os.path.join(out, change.path)
         try:
             if change.action in ("create", "update") and change.new is not None:
-                _write_atomically(path, change.new, mode)
+                directory = os.path.dirname(path)
+                if directory not in made:
+                    os.makedirs(directory, exist_ok=True)
+                    made.add(directory)
+                _write_atomically(path, change.new.encode("utf-8"))
         except OSError as error:
             raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
     for change in changes:
         if change.action != "delete":
             continue
-        path = out / change.path
+        file = out / change.path
         try:
-            path.unlink()
-            _remove_empty_parents(out, path.parent)
+            # missing_ok: a temporary file left by a killed render may already have been
+            # replaced by this render's own temporary file of the same name
+            file.unlink(missing_ok=True)
+            _remove_empty_parents(out, file.parent)
         except OSError as error:
-            raise ExtgenError(f"cannot delete {path}: {error.strerror}") from None
+            raise ExtgenError(f"cannot delete {file}: {error.strerror}") from None
 
 
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def _write_atomically(path: Path, text: str, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".tmp", dir=path.parent)
+def _write_atomically(path: str, data: bytes) -> None:
+    """Writes a temporary file next to `path` and renames it over `path`.
+
+    The file is created with mode 0o666 less the umask, as any new file. Only the
+    render holding OUT's lock writes there, so a temporary file of the same name can
+    only be left over from a killed render: it is replaced.
+    """
+    directory, name = os.path.split(path)
+    temporary = os.path.join(directory, f"{TEMP_PREFIX}{name}.tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(text.encode("utf-8"))
+        fd = os.open(temporary, _NEW_FILE, 0o666)
+    except FileExistsError:
+        os.unlink(temporary)
+        fd = os.open(temporary, _NEW_FILE, 0o666)
+    try:
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        finally:
+            os.close(fd)
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise
 
 

@@ -142,7 +142,7 @@ def _failing_on_call(number: int, error: int, real: object) -> object:
     [
         ("replace", errno.ENOSPC, 3),
         ("replace", errno.EIO, 1),
-        ("fdopen", errno.EROFS, 2),
+        ("write", errno.EROFS, 2),
     ],
 )
 def test_disk_errors_stop_with_a_clear_error_and_no_partial_file(
