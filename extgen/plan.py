@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from extgen import policy
@@ -79,12 +80,59 @@ class Manifest:
         return {**self.body, "metadata": {**metadata, "labels": labels}}
 
 
+# Settings that only validation or the delivery objects read: they never change what an
+# environment's dependency files hold, so they are left out of `DependencyPlan.inputs`.
+_NOT_IN_DEPENDENCY_FILES = {
+    "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
+    "dependency": {"allow_internal", "targets"},
+}
+
+
 @dataclass(frozen=True)
 class DependencyPlan:
-    """Every object of one dependency in one environment: one file of the output."""
+    """Every object of one dependency in one environment: one file of the output.
+
+    The objects are made when first asked for: a render that finds a file current by
+    its `inputs` never makes them.
+    """
 
     name: str
-    manifests: tuple[Manifest, ...]
+    dependency: Dependency
+    environment: Environment
+    target: TargetOverrides
+    # The JSON of the dependency and of the environment, shared by the files they make.
+    shared: tuple[_Json, _Json] = field(compare=False, repr=False)
+
+    @cached_property
+    def manifests(self) -> tuple[Manifest, ...]:
+        return tuple(_manifests(self.dependency, self.environment, self.target))
+
+    @cached_property
+    def object_count(self) -> int:
+        return _object_count(self.dependency, self.environment, self.target)
+
+    @cached_property
+    def inputs(self) -> str:
+        """Everything the objects are made from, as text: equal inputs give equal objects.
+
+        Whatever is not listed in _NOT_IN_DEPENDENCY_FILES is in, so that a setting added
+        to the models is never forgotten here (at worst a file is rendered once more).
+        """
+        dependency, environment = (part.text for part in self.shared)
+        target = f"{type(self.target).__name__}:{self.target.model_dump_json()}"
+        return f"{dependency}\n{target}\n{environment}"
+
+
+class _Json:
+    """A model's JSON, made when first needed and once however many files share it."""
+
+    def __init__(self, model: Dependency | Environment) -> None:
+        self.model = model
+
+    @cached_property
+    def text(self) -> str:
+        kind = "dependency" if isinstance(self.model, Dependency) else "environment"
+        return self.model.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES[kind])
 
 
 @dataclass(frozen=True)
@@ -152,9 +200,10 @@ def plan_catalog(catalog: Catalog) -> Plan:
     from extgen.delivery import plan_delivery
 
     environments = []
+    shared = [_Json(dep) for dep in catalog.dependencies]
     for name, env in catalog.environments.items():
-        dependencies = _dependencies(catalog, name, env)
-        objects = sum(len(dep.manifests) for dep in dependencies)
+        dependencies = _dependencies(catalog, name, env, shared)
+        objects = sum(dep.object_count for dep in dependencies)
         environments.append(EnvironmentPlan(name, dependencies, shard_count(objects, env)))
     plan = Plan(tuple(environments))
     return Plan(plan.environments, plan_delivery(catalog, plan))
@@ -192,12 +241,15 @@ def _slice_count(addresses: int) -> int:
     return -(-addresses // MAX_ENDPOINTS_PER_SLICE)
 
 
-def _dependencies(catalog: Catalog, env_name: str, env: Environment) -> tuple[DependencyPlan, ...]:
+def _dependencies(
+    catalog: Catalog, env_name: str, env: Environment, shared: list[_Json]
+) -> tuple[DependencyPlan, ...]:
     plans = []
-    for dep in catalog.dependencies:
+    env_json = _Json(env)
+    for dep, dep_json in zip(catalog.dependencies, shared, strict=True):
         target = dep.targets.get(env_name)
         if target is not None:
-            plans.append(DependencyPlan(dep.name, tuple(_manifests(dep, env, target))))
+            plans.append(DependencyPlan(dep.name, dep, env, target, (dep_json, env_json)))
     return tuple(plans)
 
 

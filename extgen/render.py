@@ -2,9 +2,11 @@
 
 Every value enters the YAML through the `q` filter, which writes it as a double-quoted
 YAML scalar (or a plain number or boolean), so no catalog value can change the structure
-of a file. The rendered text is then parsed back and must equal the plan exactly. Files
-are rendered only when their text is needed: a sealed file in OUT that is current is not
-rendered again (see `PlannedFile`).
+of a file. Text rendered by Jinja is then parsed back and must equal the plan exactly;
+dependency files under the built-in templates are written by `extgen.writer` instead,
+which the tests hold to the templates' bytes and to the plan (see `Renderer.text`).
+Files are rendered only when their text is needed: a sealed file in OUT that is current
+is neither planned nor rendered again (see `PlannedFile`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import importlib.resources
 import json
 import re
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -25,15 +27,25 @@ import jinja2
 
 from extgen import __version__
 from extgen.errors import ExtgenError
-from extgen.plan import COMMON_LABELS, DeliveryFile, EnvironmentPlan, Manifest, Plan
+from extgen.plan import (
+    COMMON_LABELS,
+    DeliveryFile,
+    DependencyPlan,
+    EnvironmentPlan,
+    Manifest,
+    Plan,
+)
 from extgen.yamlio import core_value, parse_generated
 
 MARKER = "DO NOT EDIT"
-# Changes whenever the same plan and templates would give other text (quoting, sealing).
-RENDER_FORMAT = 1
+# Changes whenever the same catalog and templates would give other text (planning,
+# quoting, sealing): files in OUT are then rendered again even where their seal matched.
+# tests/test_render_format.py fails when the output changes and this number does not.
+RENDER_FORMAT = 2
 SEAL_DIGITS = 16
 _SEAL = re.compile(rf" \[extgen:([0-9a-f]{{{SEAL_DIGITS}}})\]$")
 BASE_DIR = "base"
+OBJECTS_TEMPLATE = "objects.yaml.j2"
 KUSTOMIZATION = "kustomization.yaml"
 
 # Strings that every YAML reader takes as strings when written plain: they start with a
@@ -102,31 +114,39 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One output file before it is rendered: its template, values and planned documents.
+    """One output file before it is rendered: its template, and how to plan its documents.
 
-    Its fingerprint digests everything the text is rendered from (extgen's version, the
-    templates, the path and the planned documents), and the rendered file carries a seal
-    on its marker line: a digest of the fingerprint and the text below that line. A file
-    in OUT whose seal matches is known to be current without rendering it again, and a
-    file edited by hand no longer matches.
+    Its fingerprint digests everything the text is rendered from: extgen's version and
+    render format, the templates, the path, and either the planned documents or, for a
+    dependency's file, the catalog settings they are planned from (cheaper: the documents
+    are then planned only when the file has to be rendered). The rendered file carries a
+    seal on its marker line, a digest of the fingerprint and the text below that line: a
+    file in OUT whose seal matches is known to be current without planning or rendering
+    it, and a file edited by hand no longer matches.
     """
 
     renderer: Renderer
     path: str
     template: str
-    values: Mapping[str, Any]
-    expected: tuple[Mapping[str, Any], ...]
+    # The template's values and the documents the text must read back as, made when needed.
+    make: Callable[[], tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]]
+    inputs: str | None = None  # what the documents are planned from, when that is known
+
+    @cached_property
+    def planned(self) -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
+        return self.make()
 
     @cached_property
     def fingerprint(self) -> bytes:
-        payload = json.dumps([self.path, self.template, self.expected], ensure_ascii=False)
+        source = ["inputs", self.inputs] if self.inputs is not None else self.planned[1]
+        payload = json.dumps([self.path, self.template, source], ensure_ascii=False)
         return hashlib.sha256(self.renderer.digest + payload.encode("utf-8")).digest()
 
     @cached_property
     def text(self) -> str:
-        """Renders the file, checks that it reads back as planned, and seals it."""
-        text = self.renderer.template(self.template, **self.values)
-        _check(self.path, text, list(self.expected))
+        """Renders the file (see `Renderer.text`) and seals it."""
+        values, expected = self.planned
+        text = self.renderer.text(self.path, self.template, values, expected)
         marker, rest = text.split("\n", 1)
         return f"{marker} [extgen:{_seal(self.fingerprint, rest)}]\n{rest}"
 
@@ -144,6 +164,34 @@ def _seal(fingerprint: bytes, rest: str) -> str:
 class Renderer:
     def __init__(self, templates: Path | None = None) -> None:
         self.env = environment(templates)
+        self.writer: Callable[[Sequence[Manifest]], str | None] | None = None
+        if templates is None:
+            from extgen.writer import objects_text  # it imports `quote` from here
+
+            self.writer = objects_text
+
+    def text(
+        self,
+        path: str,
+        template: str,
+        values: Mapping[str, Any],
+        expected: Sequence[Mapping[str, Any]],
+    ) -> str:
+        """A file's text, unsealed; it reads back as exactly the `expected` documents.
+
+        With the built-in templates, a dependency's file is written by extgen.writer,
+        which tests prove to give the templates' bytes and to read back as the plan on
+        generated catalogs. Every other file, and every file when a templates directory
+        is given, is rendered by Jinja and parsed back here: a template of one's own can
+        write anything.
+        """
+        if self.writer is not None and template == OBJECTS_TEMPLATE:
+            text = self.writer(values["manifests"])
+            if text is not None:
+                return text
+        text = self.template(template, **values)
+        _check(path, text, list(expected))
+        return text
 
     @cached_property
     def digest(self) -> bytes:
@@ -171,11 +219,21 @@ class Renderer:
     def file(
         self, path: str, template: str, expected: Sequence[Mapping[str, Any]], **values: Any
     ) -> PlannedFile:
-        return PlannedFile(self, path, template, values, tuple(expected))
+        planned = (values, tuple(expected))
+        return PlannedFile(self, path, template, lambda: planned)
 
     def objects(self, path: str, manifests: tuple[Manifest, ...]) -> PlannedFile:
         bodies = [manifest.body for manifest in manifests]
-        return self.file(path, "objects.yaml.j2", bodies, manifests=manifests)
+        return self.file(path, OBJECTS_TEMPLATE, bodies, manifests=manifests)
+
+    def dependency(self, path: str, dep: DependencyPlan) -> PlannedFile:
+        """A dependency's file, fingerprinted by its inputs: planned only if rendered."""
+
+        def make() -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
+            manifests = dep.manifests
+            return {"manifests": manifests}, tuple(manifest.body for manifest in manifests)
+
+        return PlannedFile(self, path, OBJECTS_TEMPLATE, make, dep.inputs)
 
     def delivery_files(self, delivery: tuple[DeliveryFile, ...]) -> dict[str, PlannedFile]:
         """Argo CD and Flux objects, and per directory a kustomization that lists them."""
@@ -207,7 +265,7 @@ class Renderer:
         for dep in env_plan.dependencies:
             shard = env_plan.shard_of(dep.name)
             path = "/".join(part for part in (env_plan.name, shard, f"{dep.name}.yaml") if part)
-            files[path] = self.objects(path, dep.manifests)
+            files[path] = self.dependency(path, dep)
             shards.setdefault(shard, []).append(f"{dep.name}.yaml")
         entry = f"{env_plan.name}/{KUSTOMIZATION}"
         if env_plan.shards == 1:
