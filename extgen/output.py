@@ -127,21 +127,26 @@ def _is_temporary(name: str) -> bool:
 
 def _refuse_unsafe(out: Path, relative: str, found: _Found) -> None:
     """Stops when writing `relative` would follow a link or replace a file not ours."""
+    kinds = found.kinds
     parts = relative.split("/")
     for depth in range(1, len(parts)):
-        kind = found.kinds.get("/".join(parts[:depth]))
-        current = out.joinpath(*parts[:depth])
+        directory = "/".join(parts[:depth])
+        kind = kinds.get(directory)
         if kind == "link":
-            raise ExtgenError(f"{current} is a symbolic link; extgen does not write through links")
+            raise ExtgenError(
+                f"{out / directory} is a symbolic link; extgen does not write through links"
+            )
         if kind is not None and kind != "dir":
-            raise ExtgenError(f"{current} is a file where extgen needs a directory")
-    kind = found.kinds.get(relative)
+            raise ExtgenError(f"{out / directory} is a file where extgen needs a directory")
+    kind = kinds.get(relative)
+    if kind is None:
+        return
     target = out / relative
     if kind == "link":
         raise ExtgenError(f"{target} is a symbolic link; extgen does not write through links")
     if kind == "dir":
         raise ExtgenError(f"{target} is a directory where extgen needs to write a file")
-    if kind is not None and relative not in found.owned:
+    if relative not in found.owned:
         raise ExtgenError(
             f"{target} was not written by extgen (no marker line); move it away or remove it,"
             " extgen never changes files it did not write"

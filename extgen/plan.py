@@ -6,6 +6,7 @@ text is parsed back and compared with it, and `verify` compares kustomize's buil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from dataclasses import dataclass, field
@@ -81,7 +82,7 @@ class Manifest:
 
 
 # Settings that only validation or the delivery objects read: they never change what an
-# environment's dependency files hold, so they are left out of `DependencyPlan.inputs`.
+# environment's dependency files hold, so they are left out of `DependencyPlan.inputs()`.
 _NOT_IN_DEPENDENCY_FILES = {
     "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
     "dependency": {"allow_internal", "targets"},
@@ -93,7 +94,7 @@ class DependencyPlan:
     """Every object of one dependency in one environment: one file of the output.
 
     The objects are made when first asked for: a render that finds a file current by
-    its `inputs` never makes them.
+    its `inputs()` never makes them.
     """
 
     name: str
@@ -105,13 +106,16 @@ class DependencyPlan:
 
     @cached_property
     def manifests(self) -> tuple[Manifest, ...]:
+        return self.make_manifests()
+
+    def make_manifests(self) -> tuple[Manifest, ...]:
+        """The objects, made anew and not kept (render needs them once, for the text)."""
         return tuple(_manifests(self.dependency, self.environment, self.target))
 
     @cached_property
     def object_count(self) -> int:
         return _object_count(self.dependency, self.environment, self.target)
 
-    @cached_property
     def inputs(self) -> str:
         """Everything the objects are made from, as text: equal inputs give equal objects.
 
@@ -152,13 +156,19 @@ class EnvironmentPlan:
         """
         if self.shards == 1:
             return None
-        digest = hashlib.sha256(dependency.encode("utf-8")).digest()
-        return shard_directory(int.from_bytes(digest[:8], "big") % self.shards)
+        return shard_directory(_name_hash(dependency) % self.shards)
 
     def shard_directories(self) -> list[str]:
         return [shard_directory(index) for index in range(self.shards)] if self.shards > 1 else []
 
 
+@functools.cache
+def _name_hash(dependency: str) -> int:
+    # Cached: every environment (and verify) asks for the shard of the same names.
+    return int.from_bytes(hashlib.sha256(dependency.encode("utf-8")).digest()[:8], "big")
+
+
+@functools.cache
 def shard_directory(index: int) -> str:
     return f"shard-{index:03d}"
 

@@ -130,22 +130,22 @@ class PlannedFile:
     template: str
     # The template's values and the documents the text must read back as, made when needed.
     make: Callable[[], tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]]
-    inputs: str | None = None  # what the documents are planned from, when that is known
-
-    @cached_property
-    def planned(self) -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
-        return self.make()
+    # What the documents are planned from, when that is known and cheaper to digest.
+    inputs: Callable[[], str] | None = None
 
     @cached_property
     def fingerprint(self) -> bytes:
-        source = ["inputs", self.inputs] if self.inputs is not None else self.planned[1]
-        payload = json.dumps([self.path, self.template, source], ensure_ascii=False)
+        if self.inputs is not None:
+            path, template = self.path, self.template
+            payload = f"inputs {len(path)}:{path} {len(template)}:{template} {self.inputs()}"
+        else:
+            payload = json.dumps([self.path, self.template, self.make()[1]], ensure_ascii=False)
         return hashlib.sha256(self.renderer.digest + payload.encode("utf-8")).digest()
 
     @cached_property
     def text(self) -> str:
         """Renders the file (see `Renderer.text`) and seals it."""
-        values, expected = self.planned
+        values, expected = self.make()  # made here, not kept: the text is what stays
         text = self.renderer.text(self.path, self.template, values, expected)
         marker, rest = text.split("\n", 1)
         return f"{marker} [extgen:{_seal(self.fingerprint, rest)}]\n{rest}"
@@ -230,7 +230,7 @@ class Renderer:
         """A dependency's file, fingerprinted by its inputs: planned only if rendered."""
 
         def make() -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
-            manifests = dep.manifests
+            manifests = dep.make_manifests()
             return {"manifests": manifests}, tuple(manifest.body for manifest in manifests)
 
         return PlannedFile(self, path, OBJECTS_TEMPLATE, make, dep.inputs)
