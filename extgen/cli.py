@@ -206,8 +206,7 @@ def render(
         changes = compare(out, files)
         _report_moves(report, plan, changes)
         apply(out, changes)
-    for change in changes:
-        report.say(f"{change.action:<9} {out}/{change.path}")
+    report.say(*(f"{change.action:<9} {out}/{change.path}" for change in changes))
     report.detail("changes", [_change(out, change, diff=False) for change in changes])
     report.finish(True, _tally(out, changes))
 

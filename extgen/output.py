@@ -49,6 +49,9 @@ def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
     Such a file's objects pass from one kustomization to another, and so from one Argo CD
     application or Flux Kustomization to another.
     """
+    changes = list(changes)
+    if not any(change.action == "delete" for change in changes):
+        return {}  # nothing leaves a directory (a first render, say)
     deleted, created = set(), set()
     for change in changes:
         parts = change.path.split("/")
@@ -97,7 +100,10 @@ def _scan(out: Path) -> _Found:
                     pending.append((relative + "/", entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     found.kinds[relative] = "file"
-                    text = _read_if_owned(entry.path, entry.name)
+                    try:
+                        text = _read_if_owned(entry.path, entry.name)
+                    except OSError as error:  # replaced or removed while we looked
+                        raise ExtgenError(f"cannot read {entry.path}: {error.strerror}") from None
                     if text is not None:
                         found.owned[relative] = text
                 else:
@@ -105,17 +111,24 @@ def _scan(out: Path) -> _Found:
     return found
 
 
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _FIRST_READ = 65536  # most files of extgen are read whole in one call
 
 
 def _read_if_owned(path: str, name: str) -> str | None:
-    with open(path, "rb", buffering=0) as handle:
-        data = handle.read(_FIRST_READ)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
+    try:
+        data = os.read(fd, _FIRST_READ)
         first = data.split(b"\n", 1)[0][:4096]
         if not (_is_temporary(name) or is_marked(first.decode("utf-8", "replace"))):
             return None
         if len(data) == _FIRST_READ:
-            data += handle.read()
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    finally:
+        os.close(fd)
     return data.decode("utf-8", "replace")
 
 
@@ -189,8 +202,9 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
     """Writes creations and updates atomically, then deletes stale files and empty dirs."""
     changes = [change for change in changes if change.action != "unchanged"]
     made: set[str] = set()  # directories known to exist
+    root = os.fspath(out)
     for change in changes:
-        path = os.path.join(out, change.path)
+        path = f"{root}/{change.path}"
         try:
             if change.action in ("create", "update") and change.new is not None:
                 directory = os.path.dirname(path)
@@ -213,7 +227,7 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
             raise ExtgenError(f"cannot delete {file}: {error.strerror}") from None
 
 
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC
 
 
 def _write_atomically(path: str, data: bytes) -> None:

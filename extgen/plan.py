@@ -82,7 +82,7 @@ class Manifest:
 
 
 # Settings that only validation or the delivery objects read: they never change what an
-# environment's dependency files hold, so they are left out of `DependencyPlan.inputs()`.
+# environment's dependency files hold, so they are left out of `DependencyPlan.inputs_digest`.
 _NOT_IN_DEPENDENCY_FILES = {
     "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
     "dependency": {"allow_internal", "targets"},
@@ -94,7 +94,7 @@ class DependencyPlan:
     """Every object of one dependency in one environment: one file of the output.
 
     The objects are made when first asked for: a render that finds a file current by
-    its `inputs()` never makes them.
+    its `inputs_digest` never makes them.
     """
 
     name: str
@@ -116,15 +116,20 @@ class DependencyPlan:
     def object_count(self) -> int:
         return _object_count(self.dependency, self.environment, self.target)
 
-    def inputs(self) -> str:
-        """Everything the objects are made from, as text: equal inputs give equal objects.
+    def inputs_digest(self, seed: bytes, extra: str) -> bytes:
+        """A digest of `seed`, everything the objects are made from, and `extra`.
 
-        Whatever is not listed in _NOT_IN_DEPENDENCY_FILES is in, so that a setting added
-        to the models is never forgotten here (at worst a file is rendered once more).
+        Equal digests mean equal objects. Whatever is not listed in
+        _NOT_IN_DEPENDENCY_FILES is in, so that a setting added to the models is never
+        forgotten here (at worst a file is rendered once more). The dependency's part is
+        digested once for all of its environments.
         """
-        dependency, environment = (part.text for part in self.shared)
-        target = f"{type(self.target).__name__}:{self.target.model_dump_json()}"
-        return f"{dependency}\n{target}\n{environment}"
+        dependency, environment = self.shared
+        digest = dependency.digest(seed)
+        target = self.target.model_dump_json()
+        rest = f"\n{type(self.target).__name__}:{target}\n{environment.text}\n{extra}"
+        digest.update(rest.encode("utf-8"))
+        return digest.digest()
 
 
 class _Json:
@@ -132,11 +137,18 @@ class _Json:
 
     def __init__(self, model: Dependency | Environment) -> None:
         self.model = model
+        self._digests: dict[bytes, hashlib._Hash] = {}
 
     @cached_property
     def text(self) -> str:
         kind = "dependency" if isinstance(self.model, Dependency) else "environment"
         return self.model.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES[kind])
+
+    def digest(self, seed: bytes) -> hashlib._Hash:
+        """A sha256 of `seed` and this JSON, to be continued (a copy each time)."""
+        if seed not in self._digests:
+            self._digests[seed] = hashlib.sha256(seed + self.text.encode("utf-8"))
+        return self._digests[seed].copy()
 
 
 @dataclass(frozen=True)

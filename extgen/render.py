@@ -44,6 +44,7 @@ MARKER = "DO NOT EDIT"
 RENDER_FORMAT = 2
 SEAL_DIGITS = 16
 _SEAL = re.compile(rf" \[extgen:([0-9a-f]{{{SEAL_DIGITS}}})\]$")
+_SEAL_LENGTH = len(" [extgen:]") + SEAL_DIGITS
 BASE_DIR = "base"
 OBJECTS_TEMPLATE = "objects.yaml.j2"
 KUSTOMIZATION = "kustomization.yaml"
@@ -130,16 +131,15 @@ class PlannedFile:
     template: str
     # The template's values and the documents the text must read back as, made when needed.
     make: Callable[[], tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]]
-    # What the documents are planned from, when that is known and cheaper to digest.
-    inputs: Callable[[], str] | None = None
+    # For a dependency's file: what its documents are planned from, cheaper to digest.
+    dependency: DependencyPlan | None = None
 
     @cached_property
     def fingerprint(self) -> bytes:
-        if self.inputs is not None:
-            path, template = self.path, self.template
-            payload = f"inputs {len(path)}:{path} {len(template)}:{template} {self.inputs()}"
-        else:
-            payload = json.dumps([self.path, self.template, self.make()[1]], ensure_ascii=False)
+        if self.dependency is not None:
+            where = f"{len(self.path)}:{self.path} {self.template}"
+            return self.dependency.inputs_digest(self.renderer.digest + b"inputs", where)
+        payload = json.dumps([self.path, self.template, self.make()[1]], ensure_ascii=False)
         return hashlib.sha256(self.renderer.digest + payload.encode("utf-8")).digest()
 
     @cached_property
@@ -153,8 +153,7 @@ class PlannedFile:
     def is_current(self, text: str) -> bool:
         """Whether `text` (a file in OUT) is exactly what rendering this file would give."""
         marker, _, rest = text.partition("\n")
-        found = _SEAL.search(marker)
-        return found is not None and found.group(1) == _seal(self.fingerprint, rest)
+        return marker[-_SEAL_LENGTH:] == f" [extgen:{_seal(self.fingerprint, rest)}]"
 
 
 def _seal(fingerprint: bytes, rest: str) -> str:
@@ -233,7 +232,7 @@ class Renderer:
             manifests = dep.make_manifests()
             return {"manifests": manifests}, tuple(manifest.body for manifest in manifests)
 
-        return PlannedFile(self, path, OBJECTS_TEMPLATE, make, dep.inputs)
+        return PlannedFile(self, path, OBJECTS_TEMPLATE, make, dep)
 
     def delivery_files(self, delivery: tuple[DeliveryFile, ...]) -> dict[str, PlannedFile]:
         """Argo CD and Flux objects, and per directory a kustomization that lists them."""
@@ -264,7 +263,8 @@ class Renderer:
         shards: dict[str | None, list[str]] = {shard: [] for shard in env_plan.shard_directories()}
         for dep in env_plan.dependencies:
             shard = env_plan.shard_of(dep.name)
-            path = "/".join(part for part in (env_plan.name, shard, f"{dep.name}.yaml") if part)
+            directory = f"{env_plan.name}/{shard}" if shard else env_plan.name
+            path = f"{directory}/{dep.name}.yaml"
             files[path] = self.dependency(path, dep)
             shards.setdefault(shard, []).append(f"{dep.name}.yaml")
         entry = f"{env_plan.name}/{KUSTOMIZATION}"

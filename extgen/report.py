@@ -92,10 +92,10 @@ class Reporter:
         elif self.format == "github":
             click.echo(annotation("notice", message))
 
-    def say(self, line: str) -> None:
-        """A line for the people reading the log; JSON has the same in its details."""
-        if self.format != "json":
-            click.echo(line, err=True)
+    def say(self, *lines: str) -> None:
+        """Lines for the people reading the log; JSON has the same in its details."""
+        if self.format != "json" and lines:
+            click.echo("\n".join(lines), err=True)  # one write for thousands of files
 
     def diff(self, text: str) -> None:
         if self.format != "json":
