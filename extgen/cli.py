@@ -203,7 +203,7 @@ def render(
         _report_drift(report, out, plan, compare(out, files), diff)
         return
     with locked(out, lock_timeout):
-        changes = compare(out, files)
+        changes = compare(out, files, defer=True)
         _report_moves(report, plan, changes)
         apply(out, changes)
     report.say(*(f"{change.action:<9} {out}/{change.path}" for change in changes))

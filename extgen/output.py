@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
+import gc
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -33,13 +34,19 @@ class Change:
     path: str  # relative to OUT, with '/'
     action: Action
     old: str | None
-    new: str | None
+    new: str | None  # None for a deletion, or for a creation rendered when written
+    planned: PlannedFile | None = None  # what a creation with `new` None renders
+
+    def text(self) -> str | None:
+        """The new text, rendered now if it was left to be written."""
+        return self.planned.text if self.new is None and self.planned is not None else self.new
 
     def diff(self) -> str:
+        text = self.text()
         old = (self.old or "").splitlines(keepends=True)
-        new = (self.new or "").splitlines(keepends=True)
+        new = (text or "").splitlines(keepends=True)
         before = "/dev/null" if self.old is None else f"a/{self.path}"
-        after = "/dev/null" if self.new is None else f"b/{self.path}"
+        after = "/dev/null" if text is None else f"b/{self.path}"
         return "".join(difflib.unified_diff(old, new, before, after))
 
 
@@ -166,10 +173,14 @@ def _refuse_unsafe(out: Path, relative: str, found: _Found) -> None:
         )
 
 
-def compare(out: Path, files: Mapping[str, str | PlannedFile]) -> list[Change]:
+def compare(
+    out: Path, files: Mapping[str, str | PlannedFile], *, defer: bool = False
+) -> list[Change]:
     """What writing `files` into OUT would do, file by file; raises before any harm.
 
     A planned file is rendered only when OUT does not already hold it, sealed and current.
+    With `defer`, a new file that cannot fail to render (`PlannedFile.renders_safely`) is
+    rendered by `apply`, when it is written, possibly in another process.
     """
     if out.exists() and not out.is_dir():
         raise ExtgenError(f"output {out} exists and is not a directory")
@@ -180,7 +191,10 @@ def compare(out: Path, files: Mapping[str, str | PlannedFile]) -> list[Change]:
         file = files[relative]
         if relative not in owned:
             _refuse_unsafe(out, relative, found)
-            changes.append(Change(relative, "create", None, _text(file)))
+            if defer and isinstance(file, PlannedFile) and file.renders_safely:
+                changes.append(Change(relative, "create", None, None, file))
+            else:
+                changes.append(Change(relative, "create", None, _text(file)))
             continue
         old = owned[relative]
         if isinstance(file, PlannedFile) and file.is_current(old):
@@ -198,22 +212,23 @@ def _text(file: str | PlannedFile) -> str:
     return file if isinstance(file, str) else file.text
 
 
+# Below this many files to write, a second process costs more than it saves.
+PARALLEL_WRITES = 2000
+
+
 def apply(out: Path, changes: Iterable[Change]) -> None:
-    """Writes creations and updates atomically, then deletes stale files and empty dirs."""
+    """Writes creations and updates atomically, then deletes stale files and empty dirs.
+
+    Many files are rendered and written by two processes, each taking every other file:
+    rendering is Python work that one process does on one core. Whatever fails, both
+    have stopped before this returns or raises, and nothing has been deleted.
+    """
     changes = [change for change in changes if change.action != "unchanged"]
-    made: set[str] = set()  # directories known to exist
-    root = os.fspath(out)
-    for change in changes:
-        path = f"{root}/{change.path}"
-        try:
-            if change.action in ("create", "update") and change.new is not None:
-                directory = os.path.dirname(path)
-                if directory not in made:
-                    os.makedirs(directory, exist_ok=True)
-                    made.add(directory)
-                _write_atomically(path, change.new.encode("utf-8"))
-        except OSError as error:
-            raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
+    writes = [change for change in changes if change.action in ("create", "update")]
+    if len(writes) >= PARALLEL_WRITES and hasattr(os, "fork"):
+        _write_in_two_processes(out, writes)
+    else:
+        _write_all(out, writes)
     for change in changes:
         if change.action != "delete":
             continue
@@ -225,6 +240,58 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
             _remove_empty_parents(out, file.parent)
         except OSError as error:
             raise ExtgenError(f"cannot delete {file}: {error.strerror}") from None
+
+
+def _write_all(out: Path, writes: list[Change]) -> None:
+    made: set[str] = set()  # directories known to exist
+    root = os.fspath(out)
+    for change in writes:
+        path = f"{root}/{change.path}"
+        text = change.text()
+        assert text is not None
+        try:
+            directory = os.path.dirname(path)
+            if directory not in made:
+                os.makedirs(directory, exist_ok=True)
+                made.add(directory)
+            _write_atomically(path, text.encode("utf-8"))
+        except OSError as error:
+            raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
+
+
+def _write_in_two_processes(out: Path, writes: list[Change]) -> None:
+    """Half of the files in a forked child, half here; the child's error is raised here.
+
+    The child shares OUT's lock (the same open file), never returns into the caller's
+    code (it leaves through os._exit, so it cannot release the lock or print), and
+    reports an error as text on a pipe. Objects made before the fork are frozen out of
+    the cyclic collector, so that the child does not copy every page by walking them.
+    """
+    gc.freeze()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(reader)
+        status = 0
+        try:
+            _write_all(out, writes[1::2])
+        except ExtgenError as error:
+            os.write(writer, error.message.encode("utf-8"))
+            status = 1
+        except BaseException as error:
+            os.write(writer, f"the second writing process failed: {error!r}".encode())
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(writer)
+    try:
+        _write_all(out, writes[0::2])
+    finally:
+        with os.fdopen(reader, "rb") as pipe:
+            message = pipe.read().decode("utf-8", "replace")
+        _, status = os.waitpid(pid, 0)
+    if message or status != 0:
+        raise ExtgenError(message or f"the second writing process stopped (status {status})")
 
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC

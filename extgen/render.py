@@ -134,6 +134,11 @@ class PlannedFile:
     # For a dependency's file: what its documents are planned from, cheaper to digest.
     dependency: DependencyPlan | None = None
 
+    @property
+    def renders_safely(self) -> bool:
+        """Whether rendering cannot fail: a dependency's file, with the built-in templates."""
+        return self.dependency is not None and self.renderer.writer is not None
+
     @cached_property
     def fingerprint(self) -> bytes:
         if self.dependency is not None:

@@ -117,8 +117,16 @@ def kill_renders(work: Path, iterations: int, dependencies: int = 400) -> Kills:
     return kills
 
 
-def test_a_killed_render_leaves_every_file_old_or_new(tmp_path: Path) -> None:
-    kills = kill_renders(tmp_path, KILLS)
+@pytest.mark.parametrize(
+    ("dependencies", "iterations"),
+    [(400, KILLS), (1100, max(1, KILLS // 2))],
+    ids=["one-process", "two-processes"],  # 2,200 files: written by two (output.apply)
+)
+def test_a_killed_render_leaves_every_file_old_or_new(
+    tmp_path: Path, dependencies: int, iterations: int
+) -> None:
+    assert (dependencies * 2 >= extgen.output.PARALLEL_WRITES) == (dependencies > 400)
+    kills = kill_renders(tmp_path, iterations, dependencies)
     assert kills.partial_files == 0
     # repaired: the new tree, and no temporary file or lock file left
     assert kills.not_repaired == kills.left_over == 0
@@ -186,3 +194,35 @@ def test_reliability_script_measures_at_tiny_counts() -> None:
     assert "| 3 of 3 refused with every error at the expected file:line:column" in result.stdout
     assert "): 0 partial files; after the next render 0 files left over, 0 trees" in result.stdout
     assert "): 0 trees mixing the two renders, 0 renders failed" in result.stdout
+
+
+def test_a_failure_in_the_second_writing_process_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many files are written by two processes; the child's failure stops the render."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(catalog_text(20, "one"))
+    out = tmp_path / "out"
+    assert run("render", "-c", str(catalog), "-o", str(out)).exit_code == 0
+    old = snapshot(out)
+    catalog.write_text(catalog_text(20, "two"))
+    parent, real_replace = os.getpid(), os.replace
+
+    def replace_failing_in_child(source: str, target: str) -> None:
+        if os.getpid() != parent:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, target)
+
+    monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
+    monkeypatch.setattr(extgen.output.os, "replace", replace_failing_in_child)
+    result = run("render", "-c", str(catalog), "-o", str(out))
+    monkeypatch.undo()
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot write {out}/")
+    assert f": {os.strerror(errno.ENOSPC)}" in result.output
+    after = snapshot(out)
+    assert not [p for p in after if Path(p).name.startswith((TEMP_PREFIX, LOCK_NAME))]
+    new = snapshot_after_render(catalog, tmp_path / "new")
+    assert any(after[path] == new[path] != old[path] for path in after), "parent wrote none"
+    for path, content in after.items():
+        assert content in (old.get(path), new.get(path)), f"{path} is partial"

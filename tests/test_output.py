@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from helpers import run, snapshot, write_catalog
 
+import extgen.output
 import extgen.plan
 from extgen.model import Dependency
 from extgen.render import Renderer
@@ -237,3 +238,28 @@ def test_a_hand_edit_breaks_the_seal_and_is_repaired(
     result = run("render", "-c", str(catalog), "-o", str(out))
     assert f"update    {path}" in result.output
     assert path.read_text() == good
+
+
+def test_many_files_are_written_by_two_processes_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog = write_catalog(tmp_path)
+    alone = tmp_path / "alone"
+    assert run("render", "-c", str(catalog), "-o", str(alone)).exit_code == 0
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
+    monkeypatch.setattr(extgen.output.os, "fork", counting_fork)
+    shared = tmp_path / "shared"
+    result = run("render", "-c", str(catalog), "-o", str(shared))
+    assert result.exit_code == 0, result.output
+    assert len(forks) == 1
+    assert snapshot(shared) == snapshot(alone)
+    assert result.output.count("create ") == len(snapshot(alone))
