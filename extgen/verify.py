@@ -103,6 +103,94 @@ def _validator(version: str, api_version: str, kind: str) -> Any:
     return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
+# Keywords whose verdict on a value depends only on its type, or on which keys a mapping
+# has: type, properties, additionalProperties, items, required ($ref is followed;
+# format is not asserted, jsonschema being given no format checker; x-kubernetes-*
+# and the rest are annotations). Under any other keyword (enum, oneOf, ...) the value
+# itself is kept in the shape.
+_SHAPE_KEYWORDS = frozenset(
+    {"type", "properties", "additionalProperties", "items", "required", "format"}
+    | {"description", "$ref", "$schema", "$id", "title"}
+)
+# A definition, named from a kind's schema or (as "#/...") from another definition.
+_DEFINITION = re.compile(r"(?:/api/_definitions\.json)?#/\$defs/([^/]+)")
+
+
+class _Shapes:
+    """The schema verdict of one kind, remembered per shape of object.
+
+    An object's shape keeps what the schema can judge: every key, every list's length,
+    every value's type, and the values themselves wherever the schema says more than a
+    type (an enum, a oneOf) or nothing (an unknown key). Two objects of one shape get the
+    same verdict, so the (slow) validator runs once per shape that passes; an object that
+    fails is always validated in full, for its message.
+    """
+
+    def __init__(self, validator: Any, definitions: Mapping[str, Any]) -> None:
+        self.validator = validator
+        # A kind's schema refers to definitions by their file; "#/$defs/..." in it would
+        # be its own, which the kinds extgen writes do not have.
+        assert "$defs" not in validator.schema
+        self.definitions = definitions
+        self.valid: set[Any] = set()
+
+    def findings(self, body: Any) -> Any:
+        """The first schema error of `body`, or None."""
+        shape = self.shape(body, self.validator.schema)
+        if shape in self.valid:
+            return None
+        error = jsonschema.exceptions.best_match(self.validator.iter_errors(body))
+        if error is None:
+            self.valid.add(shape)
+        return error
+
+    def shape(self, value: Any, schema: Any) -> Any:
+        schema = self._resolved(schema)
+        if schema is None:
+            return ("=", json.dumps(value, sort_keys=True))
+        if isinstance(value, dict):
+            properties = schema.get("properties", {})
+            extra = schema.get("additionalProperties")
+            return (
+                "{",
+                tuple(
+                    sorted(
+                        (key, self.shape(member, properties.get(key, extra)))
+                        for key, member in value.items()
+                    )
+                ),
+            )
+        if isinstance(value, list):
+            items = schema.get("items")
+            return ("[", tuple(self.shape(member, items) for member in value))
+        if isinstance(value, float):
+            return ("float", value.is_integer())  # 1.0 is an integer to JSON Schema
+        return type(value).__name__
+
+    def _resolved(self, schema: Any) -> Mapping[str, Any] | None:
+        """The schema to judge a value by, or None when its verdict may hang on the value."""
+        while isinstance(schema, dict) and "$ref" in schema:
+            match = _DEFINITION.fullmatch(str(schema["$ref"]))
+            if match is None or set(schema) - {"$ref", "description"}:
+                return None
+            schema = self.definitions.get(match.group(1))
+        if not isinstance(schema, dict):
+            return None
+        if any(
+            key not in _SHAPE_KEYWORDS and not key.startswith("x-kubernetes-") for key in schema
+        ):
+            return None
+        return schema
+
+
+@cache
+def _shapes(version: str, api_version: str, kind: str) -> _Shapes | None:
+    validator = _validator(version, api_version, kind)
+    if validator is None:
+        return None
+    return _Shapes(validator, _definitions(version).get("$defs", {}))
+
+
 def default_kubernetes_version() -> str:
     """The newest Kubernetes version whose schemas kubernetes-validate ships."""
     versions = schema_versions()
@@ -242,11 +330,11 @@ def _schema_findings(environment: str, body: Any, version: str) -> list[Finding]
         isinstance(body.get(key), str) for key in ("apiVersion", "kind")
     ):
         return [Finding(environment, name, "", "not a Kubernetes object (apiVersion, kind)")]
-    validator = _validator(version, body["apiVersion"], body["kind"])
-    if validator is None:
+    shapes = _shapes(version, body["apiVersion"], body["kind"])
+    if shapes is None:
         message = f"no schema for {body['kind']} {body['apiVersion']} in Kubernetes {version}"
         return [Finding(environment, name, "", message)]
-    error = jsonschema.exceptions.best_match(validator.iter_errors(body))
+    error = shapes.findings(body)
     return [] if error is None else [Finding(environment, name, *_schema_error(error, version))]
 
 
@@ -279,6 +367,8 @@ def _compare(name: str, manifests: list[Manifest], built: list[Any]) -> Iterator
                 "missing: the catalog defines it, the build does not yield it",
             )
             continue
+        if _same(body, actual[key]):
+            continue
         for field, message in differences(body, actual[key]):
             yield Finding(name, _object_name(key), field, message)
     for key in (key for key in actual if key not in expected):
@@ -288,6 +378,16 @@ def _compare(name: str, manifests: list[Manifest], built: list[Any]) -> Iterator
             "",
             "unexpected: the build yields it, the catalog does not define it",
         )
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """Equal, and of the same types throughout (1, 1.0 and True are equal in Python).
+
+    The common case, checked in C; `differences` walks only the objects that differ.
+    """
+    return bool(expected == actual) and json.dumps(expected, sort_keys=True) == json.dumps(
+        actual, sort_keys=True
+    )
 
 
 def differences(

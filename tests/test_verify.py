@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import jsonschema.exceptions
 import kubernetes_validate
 import pytest
 
@@ -18,6 +19,10 @@ from extgen.render import Renderer
 from extgen.verify import (
     Finding,
     VerifyReport,
+    _definitions,
+    _same,
+    _Shapes,
+    _validator,
     default_kubernetes_version,
     differences,
     schema_versions,
@@ -327,3 +332,110 @@ def test_finding_format_leaves_out_empty_parts() -> None:
     assert Finding("prod", "", "", "the overlay does not build").format() == (
         "prod: the overlay does not build"
     )
+
+
+def _service(**spec: object) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "db", "namespace": "apps", "labels": {"team": "a"}},
+        "spec": {"type": "ClusterIP", "ports": [{"name": "pg", "port": 5432}], **spec},
+    }
+
+
+def _port(**fields: object) -> dict[str, object]:
+    return _service(ports=[{"name": "pg", "port": 5432, **fields}])
+
+
+# Objects near a valid one in shape; each must get the validator's own verdict even
+# after objects of the valid shape have been judged (and remembered) first.
+SHAPE_CASES = {
+    "valid": _service(),
+    "other names and labels": {
+        **_service(),
+        "metadata": {"name": "x", "namespace": "y", "labels": {"team": "zz"}},
+    },
+    "port as a string": _port(port="5432"),
+    "port as a boolean": _port(port=True),
+    "port with a fraction": _port(port=5432.5),
+    "port as a whole float": _port(port=5432.0),
+    "port missing": _service(ports=[{"name": "pg"}]),
+    "unknown key in a port": _port(portt=1),
+    "unknown key in spec": _service(clusterIPP="None"),
+    "targetPort as a number": _port(targetPort=5432),
+    "targetPort as a name": _port(targetPort="pg"),
+    "targetPort as a boolean": _port(targetPort=True),
+    "targetPort as a list": _port(targetPort=[1]),
+    "apiVersion not v1": {**_service(), "apiVersion": "v2"},
+    "kind misspelled": {**_service(), "kind": "Servise"},
+    "label value a number": {
+        **_service(),
+        "metadata": {"name": "db", "namespace": "apps", "labels": {"team": 1}},
+    },
+    "label value null": {
+        **_service(),
+        "metadata": {"name": "db", "namespace": "apps", "labels": {"team": None}},
+    },
+    "name a number": {**_service(), "metadata": {"name": 5, "namespace": "apps"}},
+    "ports not a list": _service(ports={"name": "pg", "port": 5432}),
+    "two ports": _service(ports=[{"name": "a", "port": 1}, {"name": "b", "port": 2}]),
+}
+
+
+@pytest.mark.parametrize("case", SHAPE_CASES)
+def test_schema_verdict_per_shape_is_the_validators(case: str) -> None:
+    version = default_kubernetes_version()
+    shapes = _Shapes(_validator(version, "v1", "Service"), _definitions(version)["$defs"])
+    for primer in SHAPE_CASES.values():  # every shape that passes is remembered
+        shapes.findings(primer)
+    body = SHAPE_CASES[case]
+    direct = jsonschema.exceptions.best_match(shapes.validator.iter_errors(body))
+    cached = shapes.findings(body)
+    assert (cached is None) == (direct is None)
+    if direct is not None:
+        assert cached is not None and cached.message == direct.message
+    # Both verdicts occur in the table: it proves something either way.
+    verdicts = {shapes.findings(other) is None for other in SHAPE_CASES.values()}
+    assert verdicts == {True, False}
+
+
+def test_objects_of_one_shape_are_validated_once() -> None:
+    version = default_kubernetes_version()
+    validator = _validator(version, "v1", "Service")
+    calls = []
+
+    class Counting:
+        schema = validator.schema
+
+        def iter_errors(self, body: object) -> object:
+            calls.append(body)
+            return validator.iter_errors(body)
+
+    shapes = _Shapes(Counting(), _definitions(version)["$defs"])
+    for index in range(200):
+        body = _service()
+        body["metadata"] = {"name": f"db-{index}", "namespace": f"ns-{index % 7}"}
+        assert shapes.findings(body) is None
+    assert len(calls) == 1
+    assert shapes.findings(_port(port="5432")) is not None
+    assert shapes.findings(_port(port="5432")) is not None
+    assert len(calls) == 3, "an object that fails is validated every time"
+
+
+@pytest.mark.parametrize(
+    ("expected", "actual", "same"),
+    [
+        ({"port": 1}, {"port": 1}, True),
+        ({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}, True),  # key order is no difference
+        ({"port": 1}, {"port": True}, False),  # equal in Python, not in YAML
+        ({"port": 1}, {"port": 1.0}, False),
+        ({"port": 1}, {"port": "1"}, False),
+        ({"ports": [1, 2]}, {"ports": [2, 1]}, False),
+        ({"labels": {}}, {"labels": None}, False),
+    ],
+)
+def test_only_objects_equal_in_value_and_type_skip_the_field_walk(
+    expected: object, actual: object, same: bool
+) -> None:
+    assert _same(expected, actual) is same
+    assert bool(list(differences(expected, actual))) is not same
