@@ -22,7 +22,7 @@ from extgen import __version__
 from extgen.catalog import read_catalog
 from extgen.errors import ExtgenError
 from extgen.model import Catalog
-from extgen.output import Change, apply, compare, locked, moves
+from extgen.output import Change, Scan, apply, compare, locked, moves
 from extgen.plan import Plan, object_counts, plan_catalog
 from extgen.render import Renderer
 from extgen.report import FORMATS, Issue, Reporter, choose_format
@@ -197,13 +197,19 @@ def render(
     report = reporter(ctx)
     report.detail("out", str(out))
     report.detail("check", check or diff)
-    plan = plan_catalog(read_catalog(catalog))
-    files = Renderer(templates).planned(plan)
     if check or diff:
-        _report_drift(report, out, plan, compare(out, files), diff)
+        # OUT is read by a second process while this one reads the catalog (output.Scan).
+        with Scan(out) as scan:
+            plan = plan_catalog(read_catalog(catalog))
+            changes = compare(out, Renderer(templates).planned(plan), scan.result())
+        _report_drift(report, out, plan, changes, diff)
         return
-    with locked(out, lock_timeout):
-        changes = compare(out, files, defer=True)
+    # The lock is taken first, so that OUT is scanned, while the catalog is read, by the
+    # render that is about to write it.
+    with locked(out, lock_timeout), Scan(out) as scan:
+        plan = plan_catalog(read_catalog(catalog))
+        files = Renderer(templates).planned(plan)
+        changes = compare(out, files, scan.result(), defer=True)
         _report_moves(report, plan, changes)
         apply(out, changes)
     report.say(*(f"{change.action:<9} {out}/{change.path}" for change in changes))

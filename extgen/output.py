@@ -14,6 +14,8 @@ import difflib
 import fcntl
 import gc
 import os
+import pickle
+import signal
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
-from extgen.render import PlannedFile, is_marked
+from extgen.render import PlannedFile, is_marked, rest_digest
 
 Action = Literal["create", "update", "delete", "unchanged"]
 TEMP_PREFIX = ".extgen-"
@@ -78,20 +80,23 @@ def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
 
 
 @dataclass
-class _Found:
-    """What OUT holds: the kind of every entry below it, and the text of extgen's files."""
+class Found:
+    """What OUT holds: the kind of every entry below it, and extgen's files in brief."""
 
     kinds: dict[str, str]  # relative path -> "dir", "file", "link" or "other"
-    owned: dict[str, str]  # relative path -> text, for the files extgen wrote
+    # relative path -> (first line, rest_digest of the text below it), for extgen's files
+    owned: dict[str, tuple[str, bytes]]
 
 
-def _scan(out: Path) -> _Found:
+def _scan(out: Path) -> Found:
     """Every entry below OUT, without following links; each file is read at most once.
 
     A file's first bytes say whether it is extgen's (the marker line); only extgen's
-    files are read to the end, to be compared with what render would write.
+    files are read to the end, and kept as their first line and a digest of the rest:
+    enough to tell whether a file is current (`PlannedFile.is_current`). The text of the
+    few that are not is read again when it is compared.
     """
-    found = _Found({}, {})
+    found = Found({}, {})
     if not out.is_dir():
         return found
     pending = [("", os.fspath(out))]
@@ -107,23 +112,91 @@ def _scan(out: Path) -> _Found:
                     pending.append((relative + "/", entry.path))
                 elif entry.is_file(follow_symlinks=False):
                     found.kinds[relative] = "file"
-                    try:
-                        text = _read_if_owned(entry.path, entry.name)
-                    except OSError as error:  # replaced or removed while we looked
-                        raise ExtgenError(f"cannot read {entry.path}: {error.strerror}") from None
-                    if text is not None:
-                        found.owned[relative] = text
+                    data = _read_if_owned(entry.path, entry.name)
+                    if data is not None:
+                        marker, _, rest = data.partition(b"\n")
+                        first = marker.decode("utf-8", "replace")
+                        found.owned[relative] = (first, rest_digest(rest))
                 else:
                     found.kinds[relative] = "other"
     return found
+
+
+class Scan:
+    """OUT scanned by a forked child while this process reads the catalog.
+
+    Reading and digesting tens of thousands of files is work a second core can do while
+    the first parses YAML. The child sends the `Found` back on a pipe, or the message of
+    an error, and leaves through os._exit. Without fork, or without OUT, the scan is
+    done here when asked for. Use it as a context manager: leaving it stops the child.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.pid = 0
+        if not (out.is_dir() and hasattr(os, "fork")):
+            return
+        reader, writer = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child
+            os.close(reader)
+            try:
+                result: tuple[str, object] = ("found", _scan(out))
+            except ExtgenError as error:
+                result = ("error", error.message)
+            except BaseException as error:
+                result = ("error", f"cannot read {out}: {error!r}")
+            try:
+                with os.fdopen(writer, "wb") as pipe:
+                    pipe.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+            finally:
+                os._exit(0)
+        os.close(writer)
+        self.pid, self.reader = pid, reader
+
+    def result(self) -> Found:
+        if not self.pid:
+            return _scan(self.out)
+        with os.fdopen(self.reader, "rb") as pipe:
+            data = pipe.read()
+        os.waitpid(self.pid, 0)
+        self.pid = 0
+        # Our own child's pickle, from before this process read anything untrusted.
+        kind, value = pickle.loads(data) if data else ("error", "the scanning process stopped")
+        if kind == "error":
+            raise ExtgenError(str(value))
+        assert isinstance(value, Found)
+        return value
+
+    def __enter__(self) -> Scan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pid:  # left without its result: an error on the way
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+            os.close(self.reader)
+            self.pid = 0
+
+
+def _read_text(out: Path, relative: str) -> str:
+    path = os.path.join(out, relative)
+    data = _read_if_owned(path, os.path.basename(path))
+    if data is None:  # changed since the scan, which only a process ignoring the lock does
+        raise ExtgenError(f"{path} changed while extgen was reading {out}; run it again")
+    return data.decode("utf-8", "replace")
 
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _FIRST_READ = 65536  # most files of extgen are read whole in one call
 
 
-def _read_if_owned(path: str, name: str) -> str | None:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
+def _read_if_owned(path: str, name: str) -> bytes | None:
+    """The bytes of a file extgen wrote (marker line or temporary name), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
+    except OSError as error:  # replaced or removed while we looked
+        raise ExtgenError(f"cannot read {path}: {error.strerror}") from None
     try:
         data = os.read(fd, _FIRST_READ)
         first = data.split(b"\n", 1)[0][:4096]
@@ -136,7 +209,7 @@ def _read_if_owned(path: str, name: str) -> str | None:
             data = b"".join(chunks)
     finally:
         os.close(fd)
-    return data.decode("utf-8", "replace")
+    return data
 
 
 def _is_temporary(name: str) -> bool:
@@ -145,7 +218,7 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(".tmp")
 
 
-def _refuse_unsafe(out: Path, relative: str, found: _Found) -> None:
+def _refuse_unsafe(out: Path, relative: str, found: Found) -> None:
     """Stops when writing `relative` would follow a link or replace a file not ours."""
     kinds = found.kinds
     parts = relative.split("/")
@@ -174,17 +247,22 @@ def _refuse_unsafe(out: Path, relative: str, found: _Found) -> None:
 
 
 def compare(
-    out: Path, files: Mapping[str, str | PlannedFile], *, defer: bool = False
+    out: Path,
+    files: Mapping[str, str | PlannedFile],
+    found: Found | None = None,
+    *,
+    defer: bool = False,
 ) -> list[Change]:
     """What writing `files` into OUT would do, file by file; raises before any harm.
 
-    A planned file is rendered only when OUT does not already hold it, sealed and current.
-    With `defer`, a new file that cannot fail to render (`PlannedFile.renders_safely`) is
+    `found` is OUT as scanned (by a `Scan`); without it OUT is scanned here. A planned
+    file is rendered only when OUT does not already hold it, sealed and current. With
+    `defer`, a new file that cannot fail to render (`PlannedFile.renders_safely`) is
     rendered by `apply`, when it is written, possibly in another process.
     """
     if out.exists() and not out.is_dir():
         raise ExtgenError(f"output {out} exists and is not a directory")
-    found = _scan(out)
+    found = found if found is not None else _scan(out)
     owned = found.owned
     changes = []
     for relative in sorted(files):
@@ -196,15 +274,13 @@ def compare(
             else:
                 changes.append(Change(relative, "create", None, _text(file)))
             continue
-        old = owned[relative]
-        if isinstance(file, PlannedFile) and file.is_current(old):
-            changes.append(Change(relative, "unchanged", old, old))
+        if isinstance(file, PlannedFile) and file.is_current(*owned[relative]):
+            changes.append(Change(relative, "unchanged", None, None))
             continue
-        new = _text(file)
+        old, new = _read_text(out, relative), _text(file)
         changes.append(Change(relative, "unchanged" if old == new else "update", old, new))
     for relative in sorted(set(owned) - set(files)):
-        old = owned[relative]
-        changes.append(Change(relative, "delete", old, None))
+        changes.append(Change(relative, "delete", _read_text(out, relative), None))
     return changes
 
 

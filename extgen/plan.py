@@ -89,7 +89,7 @@ _NOT_IN_DEPENDENCY_FILES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: one per file, and a frozen __init__ costs twice as much
 class DependencyPlan:
     """Every object of one dependency in one environment: one file of the output.
 
@@ -127,8 +127,9 @@ class DependencyPlan:
         dependency, environment = self.shared
         digest = dependency.digest(seed)
         target = self.target.model_dump_json()
-        rest = f"\n{type(self.target).__name__}:{target}\n{environment.text}\n{extra}"
-        digest.update(rest.encode("utf-8"))
+        digest.update(f"\n{type(self.target).__name__}:{target}\n".encode())
+        digest.update(environment.encoded)
+        digest.update(extra.encode("utf-8"))
         return digest.digest()
 
 
@@ -143,6 +144,10 @@ class _Json:
     def text(self) -> str:
         kind = "dependency" if isinstance(self.model, Dependency) else "environment"
         return self.model.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES[kind])
+
+    @cached_property
+    def encoded(self) -> bytes:
+        return f"{self.text}\n".encode()
 
     def digest(self, seed: bytes) -> hashlib._Hash:
         """A sha256 of `seed` and this JSON, to be continued (a copy each time)."""
@@ -245,7 +250,8 @@ def object_counts(catalog: Catalog) -> dict[str, int]:
 
 
 def _object_count(dep: Dependency, env: Environment, target: TargetOverrides) -> int:
-    namespaces = len(set(target.namespaces or dep.namespaces or (env.namespace,)))
+    listed = target.namespaces or dep.namespaces
+    namespaces = len(set(listed)) if listed else 1
     if not isinstance(target, AddressTarget):
         return namespaces  # the Service
     # Addresses are canonical after validation: IPv6 ones, and only they, hold a ':'.

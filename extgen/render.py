@@ -113,7 +113,7 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
     return env
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: one per file, and a frozen __init__ costs twice as much
 class PlannedFile:
     """One output file before it is rendered: its template, and how to plan its documents.
 
@@ -143,7 +143,7 @@ class PlannedFile:
     def fingerprint(self) -> bytes:
         if self.dependency is not None:
             where = f"{len(self.path)}:{self.path} {self.template}"
-            return self.dependency.inputs_digest(self.renderer.digest + b"inputs", where)
+            return self.dependency.inputs_digest(self.renderer.inputs_seed, where)
         payload = json.dumps([self.path, self.template, self.make()[1]], ensure_ascii=False)
         return hashlib.sha256(self.renderer.digest + payload.encode("utf-8")).digest()
 
@@ -155,14 +155,24 @@ class PlannedFile:
         marker, rest = text.split("\n", 1)
         return f"{marker} [extgen:{_seal(self.fingerprint, rest)}]\n{rest}"
 
-    def is_current(self, text: str) -> bool:
-        """Whether `text` (a file in OUT) is exactly what rendering this file would give."""
-        marker, _, rest = text.partition("\n")
-        return marker[-_SEAL_LENGTH:] == f" [extgen:{_seal(self.fingerprint, rest)}]"
+    def is_current(self, marker: str, rest_digest: bytes) -> bool:
+        """Whether a file in OUT, with this first line and `rest_digest(text below it)`,
+        is exactly what rendering this file would give."""
+        seal = _seal_of_digest(self.fingerprint, rest_digest)
+        return marker[-_SEAL_LENGTH:] == f" [extgen:{seal}]"
+
+
+def rest_digest(rest: bytes) -> bytes:
+    """The digest of a file's text below its marker line, as seals cover it."""
+    return hashlib.sha256(rest).digest()
 
 
 def _seal(fingerprint: bytes, rest: str) -> str:
-    return hashlib.sha256(fingerprint + rest.encode("utf-8")).hexdigest()[:SEAL_DIGITS]
+    return _seal_of_digest(fingerprint, rest_digest(rest.encode("utf-8")))
+
+
+def _seal_of_digest(fingerprint: bytes, rest_digest: bytes) -> str:
+    return hashlib.sha256(fingerprint + rest_digest).hexdigest()[:SEAL_DIGITS]
 
 
 class Renderer:
@@ -207,6 +217,11 @@ class Renderer:
             source, _, _ = loader.get_source(self.env, name)
             digest.update(f"{len(name)}:{name}{len(source)}:{source}".encode())
         return digest.digest()
+
+    @cached_property
+    def inputs_seed(self) -> bytes:
+        """Where the fingerprint of a dependency's file starts (see DependencyPlan)."""
+        return self.digest + b"inputs"
 
     def render(self, plan: Plan) -> dict[str, str]:
         """Every file, rendered."""

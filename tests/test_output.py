@@ -246,20 +246,41 @@ def test_many_files_are_written_by_two_processes_alike(
     catalog = write_catalog(tmp_path)
     alone = tmp_path / "alone"
     assert run("render", "-c", str(catalog), "-o", str(alone)).exit_code == 0
-    forks: list[int] = []
-    real_fork = os.fork
+    shared_writes: list[int] = []
+    real = extgen.output._write_in_two_processes
 
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
+    def counting(out: Path, writes: list[extgen.output.Change]) -> None:
+        shared_writes.append(len(writes))
+        real(out, writes)
 
     monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
-    monkeypatch.setattr(extgen.output.os, "fork", counting_fork)
+    monkeypatch.setattr(extgen.output, "_write_in_two_processes", counting)
     shared = tmp_path / "shared"
     result = run("render", "-c", str(catalog), "-o", str(shared))
     assert result.exit_code == 0, result.output
-    assert len(forks) == 1
+    assert shared_writes == [len(snapshot(alone))]
     assert snapshot(shared) == snapshot(alone)
     assert result.output.count("create ") == len(snapshot(alone))
+
+
+def test_out_is_scanned_by_a_second_process_alike(
+    rendered: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan of OUT a forked child sends back is the scan made in this process."""
+    _, out = rendered
+    (out / "dev" / "notes.txt").write_text("not extgen's\n")
+    (out / "prod" / "link.yaml").symlink_to("../dev/orders-db.yaml")
+    with extgen.output.Scan(out) as scan:
+        assert scan.pid != 0
+        assert scan.result() == extgen.output._scan(out)
+    found = extgen.output._scan(out)
+    assert found.kinds["dev/notes.txt"] == "file" and "dev/notes.txt" not in found.owned
+    assert found.kinds["prod/link.yaml"] == "link" and "dev/orders-db.yaml" in found.owned
+
+
+def test_a_scan_left_unread_stops_its_process(rendered: tuple[Path, Path]) -> None:
+    _, out = rendered
+    with extgen.output.Scan(out) as scan:
+        pid = scan.pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # already reaped: no zombie left behind
