@@ -334,8 +334,16 @@ def _refuse_deep_nesting(text: str, file: str) -> None:
     bound = 2 * longest + text.count("[") + text.count("{") + 2
     if bound <= SAFE_COMPOSE_DEPTH:
         return
+    try:
+        _count_nesting(text, file, _Loader)
+    except yaml.MarkedYAMLError as error:
+        _refuse_libyaml_nesting(error, text, file)
+        raise
+
+
+def _count_nesting(text: str, file: str, loader: Any) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=_Loader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -343,6 +351,17 @@ def _refuse_deep_nesting(text: str, file: str) -> None:
                 raise YamlError(Problem(where, f"YAML nesting is deeper than {MAX_DEPTH} levels"))
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+
+
+def _refuse_libyaml_nesting(error: yaml.MarkedYAMLError, text: str, file: str) -> None:
+    """Reports libyaml's own nesting limit (1,000 levels since libyaml 0.2.6) as extgen's.
+
+    libyaml's scanner looks up to 1,024 characters ahead, so it can stop at its limit
+    before the level past MAX_DEPTH reaches extgen as an event. PyYAML's pure-Python
+    parser has no such limit and stops at that level after a few dozen events.
+    """
+    if "maximum nesting depth" in (error.problem or ""):
+        _count_nesting(text, file, yaml.SafeLoader)
 
 
 def load_document(text: str, file: str) -> Document:
@@ -364,6 +383,7 @@ def load_document(text: str, file: str) -> Document:
             return Document(file, text, _values_from_events(text))
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
+        _refuse_libyaml_nesting(error, text, file)
         mark = error.problem_mark or error.context_mark
         where = _position(file, mark) if mark else Position(file, 1, 1)
         what = " ".join(part for part in (error.context, error.problem) if part)

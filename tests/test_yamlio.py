@@ -43,15 +43,25 @@ def test_nesting_depth_is_bounded() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "where"),
     [
-        "a: " + "[" * 200_000 + "]" * 200_000 + "\n",
-        "a: " + "{b: " * 100_000 + "c" + "}" * 100_000 + "\n",
-        "a:\n" + "- " * 1_000_000 + "x\n",
+        ("a: " + "[" * 200_000 + "]" * 200_000 + "\n", "1:67"),
+        ("a: " + "{b: " * 100_000 + "c" + "}" * 100_000 + "\n", "1:256"),
+        ("a:\n" + "- " * 1_000_000 + "x\n", "2:127"),
+        # Past libyaml's own limit of 1,000 levels (libyaml 0.2.6) but too shallow for
+        # the exact count before composing: libyaml's error is reported as extgen's.
+        ("a: " + "[" * 1_500 + "]" * 1_500 + "\n", "1:67"),
+        ("a: " + "{b: " * 1_500 + "c" + "}" * 1_500 + "\n", "1:256"),
     ],
-    ids=["flow-sequences", "flow-mappings", "compact-block-sequences"],
+    ids=[
+        "flow-sequences",
+        "flow-mappings",
+        "compact-block-sequences",
+        "flow-sequences-1500",
+        "flow-mappings-1500",
+    ],
 )
-def test_hostile_nesting_is_refused_without_crashing(text: str, tmp_path: Path) -> None:
+def test_hostile_nesting_is_refused_without_crashing(text: str, where: str, tmp_path: Path) -> None:
     # Deep enough to overflow libyaml's recursive composer: run in a child process, so
     # that a crash shows as a failure here rather than killing the test run.
     path = tmp_path / "deep.yaml"
@@ -63,7 +73,7 @@ def test_hostile_nesting_is_refused_without_crashing(text: str, tmp_path: Path) 
         timeout=60,
     )
     assert result.returncode == 1, result.stderr[-500:]
-    assert "error: YAML nesting is deeper than 64 levels" in result.stderr
+    assert f"deep.yaml:{where}: error: YAML nesting is deeper than 64 levels" in result.stderr
 
 
 EDITS = ["\t", " ", "\n", ":", "- ", "#", "&a ", "*a", "!!str ", "'", '"', "{", "]", "\x85", "\r"]
