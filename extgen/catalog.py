@@ -121,7 +121,8 @@ class _Defined:
     value: Any  # the validated model; for an invalid one, None or its valid part
     document: Document
     path: Path
-    raw: Any = None  # the values as written
+    # The environments its targets name, as written (the values themselves are let go).
+    target_names: tuple[Any, ...] = ()
     invalid: frozenset[str] = frozenset()
 
 
@@ -153,6 +154,7 @@ class _Builder:
         self.add_dependencies(document, data.get("dependencies"))
         if "gitops" in data:
             self.add_gitops(document, data["gitops"])
+        document.drop_values()  # what is kept is in the models
 
     def add_gitops(self, document: Document, section: Any) -> None:
         path: Path = ("gitops",)
@@ -221,7 +223,9 @@ class _Builder:
             if isinstance(name, str):
                 # Even an invalid dependency claims its name and is checked against the
                 # environments, so that one run reports all of its problems.
-                defined = _Defined(dependency, document, path, item, invalid)
+                targets = item.get("targets")
+                names = tuple(targets) if isinstance(targets, dict) else ()
+                defined = _Defined(dependency, document, path, names, invalid)
                 self.define(self.dependencies, "dependency", name, defined)
             if isinstance(name, str) and name in RESERVED_DEPENDENCIES:
                 message = f"{name!r} is reserved: it is the name of kustomize's own file"
@@ -276,8 +280,7 @@ class _Builder:
         """Rules between dependencies and environments, once all files are read."""
         names = sorted(self.environments)
         for defined in self.dependencies.values():
-            targets = defined.raw.get("targets")
-            for env_name in targets if isinstance(targets, dict) else ():
+            for env_name in defined.target_names:
                 if env_name not in self.environments:
                     hint = _suggest(env_name, names, listing="defined")
                     message = f"unknown environment {env_name!r}{hint}"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
-from extgen.render import PlannedFile, is_marked, rest_digest
+from extgen.render import PlannedFile, brief, is_marked
 
 Action = Literal["create", "update", "delete", "unchanged"]
 TEMP_PREFIX = ".extgen-"
@@ -31,7 +31,7 @@ LOCK_NAME = ".extgen.lock"
 LOCK_WAIT_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per file of OUT
 class Change:
     path: str  # relative to OUT, with '/'
     action: Action
@@ -40,8 +40,10 @@ class Change:
     planned: PlannedFile | None = None  # what a creation with `new` None renders
 
     def text(self) -> str | None:
-        """The new text, rendered now if it was left to be written."""
-        return self.planned.text if self.new is None and self.planned is not None else self.new
+        """The new text, rendered now (and not kept) if it was left to be written."""
+        if self.new is None and self.planned is not None:
+            return self.planned.rendered()
+        return self.new
 
     def diff(self) -> str:
         text = self.text()
@@ -84,16 +86,16 @@ class Found:
     """What OUT holds: the kind of every entry below it, and extgen's files in brief."""
 
     kinds: dict[str, str]  # relative path -> "dir", "file", "link" or "other"
-    # relative path -> (first line, rest_digest of the text below it), for extgen's files
-    owned: dict[str, tuple[str, bytes]]
+    # relative path -> render.brief of its first line and the rest, for extgen's files
+    owned: dict[str, bytes]
 
 
 def _scan(out: Path) -> Found:
     """Every entry below OUT, without following links; each file is read at most once.
 
     A file's first bytes say whether it is extgen's (the marker line); only extgen's
-    files are read to the end, and kept as their first line and a digest of the rest:
-    enough to tell whether a file is current (`PlannedFile.is_current`). The text of the
+    files are read to the end, and kept as a brief of their seal and a digest of their
+    text: enough to tell whether a file is current (`PlannedFile.is_current`). The text of the
     few that are not is read again when it is compared.
     """
     found = Found({}, {})
@@ -115,8 +117,7 @@ def _scan(out: Path) -> Found:
                     data = _read_if_owned(entry.path, entry.name)
                     if data is not None:
                         marker, _, rest = data.partition(b"\n")
-                        first = marker.decode("utf-8", "replace")
-                        found.owned[relative] = (first, rest_digest(rest))
+                        found.owned[relative] = brief(marker, rest)
                 else:
                     found.kinds[relative] = "other"
     return found
@@ -274,7 +275,7 @@ def compare(
             else:
                 changes.append(Change(relative, "create", None, _text(file)))
             continue
-        if isinstance(file, PlannedFile) and file.is_current(*owned[relative]):
+        if isinstance(file, PlannedFile) and file.is_current(owned[relative]):
             changes.append(Change(relative, "unchanged", None, None))
             continue
         old, new = _read_text(out, relative), _text(file)

@@ -129,10 +129,18 @@ class PlannedFile:
     renderer: Renderer
     path: str
     template: str
-    # The template's values and the documents the text must read back as, made when needed.
-    make: Callable[[], tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]]
+    # The template's values and the documents the text must read back as, made when
+    # needed; for a dependency's file, None: they are made from `dependency`.
+    make_values: Callable[[], tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]] | None
     # For a dependency's file: what its documents are planned from, cheaper to digest.
     dependency: DependencyPlan | None = None
+
+    def make(self) -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
+        if self.make_values is not None:
+            return self.make_values()
+        assert self.dependency is not None
+        manifests = self.dependency.make_manifests()
+        return {"manifests": manifests}, tuple(manifest.body for manifest in manifests)
 
     @property
     def renders_safely(self) -> bool:
@@ -149,22 +157,40 @@ class PlannedFile:
 
     @cached_property
     def text(self) -> str:
-        """Renders the file (see `Renderer.text`) and seals it."""
-        values, expected = self.make()  # made here, not kept: the text is what stays
+        """Renders the file (see `Renderer.text`) and seals it; the text is kept."""
+        return self.rendered()
+
+    def rendered(self) -> str:
+        """The text, kept from before if it was, else rendered now and not kept: a file
+        that is only written needs its text no longer than that."""
+        kept = self.__dict__.get("text")
+        if kept is not None:
+            return str(kept)
+        values, expected = self.make()  # made here, not kept
         text = self.renderer.text(self.path, self.template, values, expected)
         marker, rest = text.split("\n", 1)
         return f"{marker} [extgen:{_seal(self.fingerprint, rest)}]\n{rest}"
 
-    def is_current(self, marker: str, rest_digest: bytes) -> bool:
-        """Whether a file in OUT, with this first line and `rest_digest(text below it)`,
-        is exactly what rendering this file would give."""
-        seal = _seal_of_digest(self.fingerprint, rest_digest)
-        return marker[-_SEAL_LENGTH:] == f" [extgen:{seal}]"
+    def is_current(self, brief: bytes) -> bool:
+        """Whether a file in OUT, known by its `brief`, is exactly what rendering this
+        file would give."""
+        seal = _seal_of_digest(self.fingerprint, brief[:_DIGEST_SIZE])
+        return brief[_DIGEST_SIZE:] == f" [extgen:{seal}]".encode()
+
+
+def brief(marker: bytes, rest: bytes) -> bytes:
+    """What a file in OUT is judged current by: the digest of its text below the marker
+    line, then the end of the marker line, where the seal is: 58 bytes per file, however
+    long the file."""
+    return rest_digest(rest) + marker[-_SEAL_LENGTH:]
 
 
 def rest_digest(rest: bytes) -> bytes:
     """The digest of a file's text below its marker line, as seals cover it."""
     return hashlib.sha256(rest).digest()
+
+
+_DIGEST_SIZE = hashlib.sha256().digest_size
 
 
 def _seal(fingerprint: bytes, rest: str) -> str:
@@ -247,12 +273,7 @@ class Renderer:
 
     def dependency(self, path: str, dep: DependencyPlan) -> PlannedFile:
         """A dependency's file, fingerprinted by its inputs: planned only if rendered."""
-
-        def make() -> tuple[Mapping[str, Any], tuple[Mapping[str, Any], ...]]:
-            manifests = dep.make_manifests()
-            return {"manifests": manifests}, tuple(manifest.body for manifest in manifests)
-
-        return PlannedFile(self, path, OBJECTS_TEMPLATE, make, dep)
+        return PlannedFile(self, path, OBJECTS_TEMPLATE, None, dep)
 
     def delivery_files(self, delivery: tuple[DeliveryFile, ...]) -> dict[str, PlannedFile]:
         """Argo CD and Flux objects, and per directory a kustomization that lists them."""

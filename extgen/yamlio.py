@@ -19,6 +19,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from sys import intern
 from typing import Any
 
 import yaml
@@ -211,7 +212,7 @@ def _documents_from_events(
                 raise _Unusual
             value: Any = plain(event.value) if event.implicit[0] else event.value
             if kinds and kinds[-1] and stack[-1][1] is None:  # a key
-                key = event.value
+                key = intern(event.value)  # kept once: keys repeat from item to item
                 if key in stack[-1][0] or (key == "<<" and event.implicit[0]):
                     raise _Unusual
                 stack[-1][1] = key
@@ -270,10 +271,15 @@ class Document:
         self.data = data
         self.problems = problems
         self._root = root
+        self._empty = data is None
+
+    def drop_values(self) -> None:
+        """Lets the values go once they are read: positions come from the text."""
+        self.data = None
 
     @property
     def root(self) -> Any:
-        if self._root is None and self.data is not None:
+        if self._root is None and not self._empty:
             self._root = yaml.compose(self.text, Loader=_Loader)
         return self._root
 

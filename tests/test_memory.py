@@ -1,0 +1,112 @@
+"""What a large catalog keeps in memory: shared empty mappings and field sets, values let
+go once read, texts not kept once written, files in OUT known by a brief of 58 bytes.
+
+Memory itself is measured by benchmarks/run.py (peak RSS); these tests hold the design
+that keeps it down, and that sharing never changes a value.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+from helpers import run, write_catalog
+
+import extgen.model
+import extgen.output
+from extgen.catalog import read_catalog
+from extgen.model import Dependency, HostnameTarget
+from extgen.output import Change, _scan, apply, compare
+from extgen.plan import plan_catalog
+from extgen.render import PlannedFile, Renderer
+from extgen.yamlio import load_document
+
+
+def test_models_share_their_empty_mappings_and_sets_of_fields() -> None:
+    first = Dependency.model_validate({"name": "a", "targets": {"dev": "a.example.com"}})
+    second = Dependency.model_validate({"name": "b", "targets": {"dev": "b.example.com"}})
+    assert first.labels is second.labels is extgen.model._EMPTY
+    one, two = first.targets["dev"], second.targets["dev"]
+    assert isinstance(one, HostnameTarget) and isinstance(two, HostnameTarget)
+    assert one.annotations is two.labels is extgen.model._EMPTY
+    assert first.model_fields_set is second.model_fields_set == {"name", "targets"}
+    # Given fields differ: the sets differ, and each stays right.
+    third = Dependency.model_validate(
+        {"name": "c", "labels": {"team": "x"}, "targets": {"dev": "c.example.com"}}
+    )
+    assert third.model_fields_set == {"name", "labels", "targets"}
+    assert third.labels == {"team": "x"} and third.labels is not extgen.model._EMPTY
+    assert first.model_fields_set == {"name", "targets"}
+
+
+def test_the_shared_empty_mapping_stays_empty_through_a_render(tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path)
+    result = run("render", "-c", str(catalog), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert extgen.model._EMPTY == {}
+    # The JSON the seals digest is the same as with mappings of their own.
+    shared = Dependency.model_validate({"name": "a", "targets": {"dev": "a.example.com"}})
+    own = Dependency.model_construct(**dict(shared))
+    object.__setattr__(own, "labels", {})
+    assert own.labels is not shared.labels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a serializer warning would mean a wrong union
+        assert own.model_dump_json() == shared.model_dump_json()
+    assert '"targets":{"dev":{"namespaces":null,"labels":{}' in shared.model_dump_json()
+
+
+def test_catalog_values_are_let_go_once_read_and_positions_still_found(tmp_path: Path) -> None:
+    document = load_document("dependencies:\n  - name: a\n    targets: {dev: x}\n", "a.yaml")
+    assert document.data is not None
+    document.drop_values()
+    assert document.data is None
+    assert str(document.position(("dependencies", 0, "targets", "dev"))) == "a.yaml:3:20"
+    empty = load_document("# nothing\n", "b.yaml")
+    empty.drop_values()
+    assert str(empty.position(("dependencies",))) == "b.yaml:1:1"
+
+
+def test_a_file_written_by_apply_does_not_keep_its_text(tmp_path: Path) -> None:
+    catalog = write_catalog(tmp_path)
+    out = tmp_path / "out"
+    files = Renderer().planned(plan_catalog(read_catalog(catalog)))
+    changes = compare(out, files, defer=True)
+    deferred = [change.planned for change in changes if change.planned is not None]
+    assert deferred, "dependency files are rendered when written"
+    apply(out, changes)
+    for planned in deferred:
+        assert "text" not in planned.__dict__, planned.path
+        assert (out / planned.path).read_text() == planned.text  # and rendered alike
+
+
+@pytest.mark.parametrize(
+    ("edit", "current"),
+    [
+        (lambda text: text, True),
+        (lambda text: text.replace("orders.dev.example.com", "evil.example.com"), False),
+        (lambda text: text.replace("[extgen:", "[extgen:0"), False),
+        (lambda text: text.replace("\n", " \n", 1), False),
+    ],
+    ids=["as-written", "edited-below-the-seal", "seal-changed", "marker-line-changed"],
+)
+def test_files_in_out_are_known_by_a_brief_of_fixed_size(
+    tmp_path: Path, edit: object, current: bool
+) -> None:
+    catalog = write_catalog(tmp_path)
+    out = tmp_path / "out"
+    assert run("render", "-c", str(catalog), "-o", str(out)).exit_code == 0
+    path = out / "dev" / "orders-db.yaml"
+    assert callable(edit)
+    path.write_text(edit(path.read_text()))
+    found = _scan(out)
+    assert {len(brief) for brief in found.owned.values()} == {58}
+    planned = Renderer().planned(plan_catalog(read_catalog(catalog)))["dev/orders-db.yaml"]
+    assert isinstance(planned, PlannedFile)
+    assert planned.is_current(found.owned["dev/orders-db.yaml"]) is current
+
+
+def test_change_has_no_per_instance_dict() -> None:
+    change = Change("a.yaml", "unchanged", None, None)
+    assert not hasattr(change, "__dict__")
+    assert extgen.output.Change.__slots__
