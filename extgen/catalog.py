@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import difflib
-import os
-import pickle
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -15,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from extgen import k8s, policy
 from extgen.errors import CatalogError, ExtgenError, Problem
 from extgen.fields import is_scp_url
+from extgen.halves import in_two_processes
 from extgen.locate import allowed_keys, strip_tags
 from extgen.model import Catalog, Dependency, Environment, Finding, GitOps
 from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
@@ -71,42 +70,18 @@ PARALLEL_BYTES = 512 * 1024
 def _load_documents(sources: list[tuple[str, str]]) -> list[Document | Problem]:
     """Each file's Document, or the problem that makes it unreadable, in order.
 
-    A large catalog of several files is parsed by two processes: a forked child parses
-    every other file and sends the Documents back pickled (values, not the YAML nodes,
-    which are composed again only if a position is needed). If the child fails in any
-    way, its files are parsed here: the result never depends on the second process.
+    A large catalog of several files is parsed by two processes (`in_two_processes`):
+    the child sends its Documents back pickled (values, not the YAML nodes, which are
+    composed again only if a position is needed).
     """
     size = sum(len(text) for _, text in sources)
-    if len(sources) < 2 or size < PARALLEL_BYTES or not hasattr(os, "fork"):
-        return [_load(file, text) for file, text in sources]
-    theirs = sources[1::2]
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        os.close(reader)
-        try:
-            with os.fdopen(writer, "wb") as pipe:
-                loaded = [_load(file, text) for file, text in theirs]
-                pipe.write(pickle.dumps(loaded, protocol=pickle.HIGHEST_PROTOCOL))
-        finally:
-            os._exit(0)
-    os.close(writer)
-    try:
-        mine = [_load(file, text) for file, text in sources[0::2]]
-    finally:
-        with os.fdopen(reader, "rb") as pipe:
-            data = pipe.read()
-        os.waitpid(pid, 0)
-    try:
-        # Our own child's pickle of what it parsed; anything amiss and we parse again.
-        received = pickle.loads(data)
-        assert isinstance(received, list) and len(received) == len(theirs)
-    except Exception:
-        received = [_load(file, text) for file, text in theirs]
-    ordered: list[Document | Problem] = []
-    for index in range(len(sources)):
-        ordered.append(mine[index // 2] if index % 2 == 0 else received[index // 2])
-    return ordered
+    if size < PARALLEL_BYTES:
+        return _load_all(sources)
+    return in_two_processes(sources, _load_all)
+
+
+def _load_all(sources: Sequence[tuple[str, str]]) -> list[Document | Problem]:
+    return [_load(file, text) for file, text in sources]
 
 
 def _load(file: str, text: str) -> Document | Problem:

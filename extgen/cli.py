@@ -213,7 +213,7 @@ def render(
         _report_moves(report, plan, changes)
         apply(out, changes)
     report.say(*(f"{change.action:<9} {out}/{change.path}" for change in changes))
-    report.detail("changes", [_change(out, change, diff=False) for change in changes])
+    report.detail("changes", lambda: [_change(out, change, diff=False) for change in changes])
     report.finish(True, _tally(out, changes))
 
 
@@ -232,7 +232,7 @@ def _report_drift(
         report.issue(Issue(message, f"would {change.action} {path}", path))
         if diff:
             report.diff(change.diff())
-    report.detail("changes", [_change(out, change, diff) for change in changes])
+    report.detail("changes", lambda: [_change(out, change, diff) for change in changes])
     if stale:
         report.finish(False, f"{out} is out of date with the catalog: run extgen render")
         raise click.exceptions.Exit(EXIT_PROBLEM)

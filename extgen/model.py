@@ -7,7 +7,9 @@ environment (allowed targets, names inside the cluster) live in `policy.py`.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import typing
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal
 
@@ -66,7 +68,7 @@ TARGET_FORMS = ("externalName", "addresses", "selector")
 # model (see Model._share): the empty mapping of a field left empty, and each distinct
 # set of the fields given.
 _EMPTY: dict[Any, Any] = {}
-_FIELDS_SETS: dict[tuple[type, frozenset[str]], set[str]] = {}
+_FIELDS_SETS: dict[tuple[type, tuple[str, ...]], set[str]] = {}
 
 
 class Model(BaseModel):
@@ -87,13 +89,25 @@ class Model(BaseModel):
         are frozen and nothing writes into their mappings or their set of fields.
         """
         values = self.__dict__
-        for key, value in values.items():
-            if type(value) is dict and not value:
+        for key in _mapping_fields(type(self)):
+            if values[key] == {}:
                 values[key] = _EMPTY
         given = self.__pydantic_fields_set__
-        shared = _FIELDS_SETS.setdefault((type(self), frozenset(given)), given)
+        # A tuple is a cheaper key than a frozenset; equal sets listed in another order
+        # are merely kept twice.
+        shared = _FIELDS_SETS.setdefault((type(self), tuple(given)), given)
         object.__setattr__(self, "__pydantic_fields_set__", shared)
         return self
+
+
+@functools.cache
+def _mapping_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model whose values are dicts."""
+    return tuple(
+        name
+        for name, field in model.model_fields.items()
+        if typing.get_origin(field.annotation) is dict
+    )
 
 
 class Port(Model):

@@ -17,12 +17,13 @@ import os
 import pickle
 import signal
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
+from extgen.halves import in_two_processes
 from extgen.render import PlannedFile, brief, is_marked
 
 Action = Literal["create", "update", "delete", "unchanged"]
@@ -265,6 +266,7 @@ def compare(
         raise ExtgenError(f"output {out} exists and is not a directory")
     found = found if found is not None else _scan(out)
     owned = found.owned
+    current = _current(files, owned)
     changes = []
     for relative in sorted(files):
         file = files[relative]
@@ -275,7 +277,7 @@ def compare(
             else:
                 changes.append(Change(relative, "create", None, _text(file)))
             continue
-        if isinstance(file, PlannedFile) and file.is_current(owned[relative]):
+        if relative in current:
             changes.append(Change(relative, "unchanged", None, None))
             continue
         old, new = _read_text(out, relative), _text(file)
@@ -283,6 +285,34 @@ def compare(
     for relative in sorted(set(owned) - set(files)):
         changes.append(Change(relative, "delete", _read_text(out, relative), None))
     return changes
+
+
+# Below this many files in OUT to judge, a second process costs more than it saves.
+PARALLEL_CHECKS = 5000
+
+
+def _current(files: Mapping[str, str | PlannedFile], owned: Mapping[str, bytes]) -> set[str]:
+    """The planned files that OUT holds sealed and current (`PlannedFile.is_current`).
+
+    Digesting each file's inputs is Python work: with many files, two processes do it.
+    """
+    candidates = [
+        path for path, file in files.items() if path in owned and not isinstance(file, str)
+    ]
+
+    def judge(paths: Sequence[str]) -> list[bool]:
+        return [_planned(files[path]).is_current(owned[path]) for path in paths]
+
+    if len(candidates) >= PARALLEL_CHECKS:
+        verdicts = in_two_processes(candidates, judge)
+    else:
+        verdicts = judge(candidates)
+    return {path for path, verdict in zip(candidates, verdicts, strict=True) if verdict}
+
+
+def _planned(file: str | PlannedFile) -> PlannedFile:
+    assert isinstance(file, PlannedFile)
+    return file
 
 
 def _text(file: str | PlannedFile) -> str:

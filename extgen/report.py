@@ -102,7 +102,11 @@ class Reporter:
             click.echo(text, nl=False)
 
     def detail(self, key: str, value: Any) -> None:
-        """A command-specific member of the JSON document, in the order given."""
+        """A command-specific member of the JSON document, in the order given.
+
+        `value` may be a function that makes it, called only if JSON is written: a list
+        of 40,000 files is not worth making for a log that does not show it.
+        """
         self.details[key] = value
 
     def finish(self, ok: bool, summary: str, *, stdout: bool = False, quiet: bool = False) -> None:
@@ -123,7 +127,7 @@ class Reporter:
             "summary": summary,
             "problems": [issue.as_json() for issue in self.issues],
             "notes": self.notes,
-            **self.details,
+            **{key: value() if callable(value) else value for key, value in self.details.items()},
         }
         click.echo(json.dumps(document, indent=2))
 

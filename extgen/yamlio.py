@@ -48,6 +48,14 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+# Any of the above: most plain scalars are names and hostnames, and one match rules
+# them all out at once.
+_SPECIAL = re.compile(
+    "|".join(
+        f"(?:{p.pattern})"
+        for p in (_NULL, _TRUE, _FALSE, _INT10, _INT8, _INT16, _FLOAT, _INF, _NAN)
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,8 @@ def _position(file: str, node_or_mark: Any) -> Position:
 
 
 def _resolve_plain(text: str) -> Any:
+    if not _SPECIAL.fullmatch(text):
+        return text
     if _NULL.fullmatch(text):
         return None
     if _TRUE.fullmatch(text) or _FALSE.fullmatch(text):

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from helpers import run, snapshot, write_catalog
 
+import extgen.catalog
+import extgen.halves
 import extgen.output
 import extgen.plan
 from extgen.model import Dependency
@@ -284,3 +286,37 @@ def test_a_scan_left_unread_stops_its_process(rendered: tuple[Path, Path]) -> No
         pid = scan.pid
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, 0)  # already reaped: no zombie left behind
+
+
+@pytest.mark.parametrize("child", ["works", "fails"])
+def test_seals_are_judged_by_two_processes_alike(
+    rendered: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, child: str
+) -> None:
+    catalog, out = rendered
+    path = out / "dev" / "orders-db.yaml"
+    path.write_text(path.read_text().replace("orders.dev.example.com", "evil.example.com"))
+    files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
+    alone = extgen.output.compare(out, files)
+    forks: list[int] = []
+    real_fork, real_dumps, parent = os.fork, extgen.halves.pickle.dumps, os.getpid()
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    def dumps(*args: Any, **kwargs: Any) -> bytes:
+        if child == "fails" and os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return real_dumps(*args, **kwargs)
+
+    monkeypatch.setattr(extgen.output, "PARALLEL_CHECKS", 2)
+    monkeypatch.setattr(extgen.halves.os, "fork", counting_fork)
+    monkeypatch.setattr(extgen.halves.pickle, "dumps", dumps)
+    files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
+    shared = extgen.output.compare(out, files)
+    assert len(forks) == 1
+    assert [(c.path, c.action) for c in shared] == [(c.path, c.action) for c in alone]
+    assert [c.path for c in shared if c.action == "update"] == ["dev/orders-db.yaml"]
+    assert sum(c.action == "unchanged" for c in shared) == len(shared) - 1

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import extgen.catalog
+import extgen.halves
 from extgen.catalog import parse_catalog
 from extgen.errors import CatalogError
 
@@ -67,7 +68,7 @@ def test_two_processes_load_what_one_does(
         return pid
 
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.catalog.os, "fork", counting_fork)
+    monkeypatch.setattr(extgen.halves.os, "fork", counting_fork)
     assert load(sources) == alone
     assert len(forks) == 1
     if sources is INVALID:
@@ -81,7 +82,7 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 10**12)
     alone = load(INVALID)
     parent = os.getpid()
-    real_dumps = extgen.catalog.pickle.dumps
+    real_dumps = extgen.halves.pickle.dumps
 
     def dumps_failing_in_child(*args: Any, **kwargs: Any) -> bytes:
         if os.getpid() != parent:
@@ -89,5 +90,5 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
         return real_dumps(*args, **kwargs)
 
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.catalog.pickle, "dumps", dumps_failing_in_child)
+    monkeypatch.setattr(extgen.halves.pickle, "dumps", dumps_failing_in_child)
     assert load(INVALID) == alone
