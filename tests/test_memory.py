@@ -14,7 +14,6 @@ import pytest
 from helpers import run, write_catalog
 
 import extgen.model
-import extgen.output
 from extgen.catalog import read_catalog
 from extgen.model import Dependency, HostnameTarget
 from extgen.output import Change, _scan, apply, compare
@@ -76,7 +75,7 @@ def test_a_file_written_by_apply_does_not_keep_its_text(tmp_path: Path) -> None:
     assert deferred, "dependency files are rendered when written"
     apply(out, changes)
     for planned in deferred:
-        assert "text" not in planned.__dict__, planned.path
+        assert planned._text is None, planned.path
         assert (out / planned.path).read_text() == planned.text  # and rendered alike
 
 
@@ -106,7 +105,11 @@ def test_files_in_out_are_known_by_a_brief_of_fixed_size(
     assert planned.is_current(found.owned["dev/orders-db.yaml"]) is current
 
 
-def test_change_has_no_per_instance_dict() -> None:
+def test_objects_made_per_file_have_no_dict_of_their_own(tmp_path: Path) -> None:
     change = Change("a.yaml", "unchanged", None, None)
     assert not hasattr(change, "__dict__")
-    assert extgen.output.Change.__slots__
+    files = Renderer().planned(plan_catalog(read_catalog(write_catalog(tmp_path))))
+    planned = files["dev/orders-db.yaml"]
+    assert isinstance(planned, PlannedFile) and planned.dependency is not None
+    assert not hasattr(planned, "__dict__") and not hasattr(planned.dependency, "__dict__")
+    assert planned.fingerprint is planned.fingerprint  # made once
