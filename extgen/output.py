@@ -297,22 +297,19 @@ def _current(files: Mapping[str, str | PlannedFile], owned: Mapping[str, bytes])
     Digesting each file's inputs is Python work: with many files, two processes do it.
     """
     candidates = [
-        path for path, file in files.items() if path in owned and not isinstance(file, str)
+        (path, file)
+        for path, file in files.items()
+        if isinstance(file, PlannedFile) and path in owned
     ]
 
-    def judge(paths: Sequence[str]) -> list[bool]:
-        return [_planned(files[path]).is_current(owned[path]) for path in paths]
+    def judge(pairs: Sequence[tuple[str, PlannedFile]]) -> list[bool]:
+        return [file.is_current(owned[path]) for path, file in pairs]
 
     if len(candidates) >= PARALLEL_CHECKS:
         verdicts = in_two_processes(candidates, judge)
     else:
         verdicts = judge(candidates)
-    return {path for path, verdict in zip(candidates, verdicts, strict=True) if verdict}
-
-
-def _planned(file: str | PlannedFile) -> PlannedFile:
-    assert isinstance(file, PlannedFile)
-    return file
+    return {path for (path, _), verdict in zip(candidates, verdicts, strict=True) if verdict}
 
 
 def _text(file: str | PlannedFile) -> str:
