@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import pickle
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
@@ -11,11 +14,12 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from extgen import k8s, policy
-from extgen.errors import CatalogError, ExtgenError, Problem
+from extgen.errors import CatalogError, ExtgenError, Position, Problem
 from extgen.fields import is_scp_url
 from extgen.halves import in_two_processes
 from extgen.locate import allowed_keys, strip_tags
-from extgen.model import Catalog, Dependency, Environment, Finding, GitOps
+from extgen.model import Dependency, Environment, Finding, GitOps
+from extgen.plan import shard_key, source_order, summarize
 from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
 
 TOP_LEVEL_KEYS = ("environments", "dependencies", "gitops")
@@ -49,173 +53,341 @@ def read_catalog(root: FsPath) -> Catalog:
     return parse_catalog(sources)
 
 
+# Catalogs of up to this much YAML keep their dependencies' models from validation to
+# rendering (about seven times the YAML); larger ones keep a record of each (a few hundred
+# bytes) and their models pickled and compressed, file by file (about a sixth of the
+# YAML), to be unpickled when one of their output files must be rendered.
+KEEP_MODELS_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(eq=False, slots=True)  # slots: 100,000 of them for the largest catalog
+class DependencyRecord:
+    """What planning needs of one valid dependency, without its model.
+
+    `counts` and `digests` follow the order of `Catalog.environments`: the objects the
+    dependency makes in each environment (0 where it has no target) and, 32 bytes each, a
+    digest of what its file there is made from (`plan.summarize`).
+    """
+
+    name: str
+    source: int  # its file's index in the catalog
+    item: int  # its index in that file's list of dependencies
+    shard_key: int  # where it falls among an environment's shards (`plan.shard_key`)
+    counts: tuple[int, ...]
+    digests: bytes
+    model: Dependency | None = None  # kept for catalogs of up to KEEP_MODELS_BYTES, else pickled
+    rank: int = -1  # its index in Catalog.records (name order)
+
+
+class Catalog:
+    """The union of all catalog files, in a canonical order.
+
+    Environments and gitops are models; dependencies are records, in name order, whose
+    models are kept for small catalogs and, for large ones, pickled and compressed a file
+    at a time (`pickled`, by file index): what is rendered is what was validated.
+    """
+
+    def __init__(
+        self,
+        environments: dict[str, Environment],
+        gitops: GitOps | None,
+        records: tuple[DependencyRecord, ...],
+        pickled: tuple[bytes, ...],
+    ) -> None:
+        self.environments = environments
+        self.gitops = gitops
+        self.records = records
+        self.pickled = pickled
+        self._unpickled: tuple[int, list[Dependency]] | None = None  # the last file's models
+
+    def dependency(self, record: DependencyRecord) -> Dependency:
+        """The dependency's model: kept, or unpickled with the rest of its file's."""
+        if record.model is not None:
+            return record.model
+        unpickled = self._unpickled  # once: verify's threads may unpickle others meanwhile
+        if unpickled is None or unpickled[0] != record.source:
+            # Pickled by this process or its own child (_FileReader.read).
+            unpickled = (record.source, pickle.loads(zlib.decompress(self.pickled[record.source])))
+            self._unpickled = unpickled
+        return unpickled[1][record.item]
+
+    @property
+    def dependencies(self) -> tuple[Dependency, ...]:
+        """Every dependency's model, in name order."""
+        models = {id(record): self.dependency(record) for record in source_order(self.records)}
+        return tuple(models[id(record)] for record in self.records)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Catalog):
+            return NotImplemented
+        mine = (self.environments, self.gitops, self.dependencies)
+        return mine == (other.environments, other.gitops, other.dependencies)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
-    """(file name, text) pairs -> Catalog; raises CatalogError listing every problem."""
-    builder = _Builder()
-    for loaded in _load_documents(list(sources)):
-        if isinstance(loaded, Document):
-            builder.add(loaded)
-        else:
-            builder.problems.append(loaded)
-    builder.check_targets()
-    if builder.problems:
-        raise CatalogError(builder.problems)
-    return builder.catalog()
+    """(file name, text) pairs -> Catalog; raises CatalogError listing every problem.
+
+    Each file is judged whole on its own, knowing every environment (`_environments`),
+    so that it can be let go before the next; only names are compared across files.
+    """
+    texts = tuple(sources)
+    environments = _environments(texts)
+    keep = sum(len(text) for _, text in texts) <= KEEP_MODELS_BYTES
+    while True:
+        merged = _Merged(texts)
+        for index, result in enumerate(_read_files(texts, _Context(environments, keep))):
+            merged.add(index, result)
+        found = {name: model for name, (model, _) in merged.environments.items()}
+        if found.keys() == environments.keys():
+            break
+        # A file defined environments that _may_define_environments passed over (it
+        # cannot, but the files are then judged again rather than judged wrongly).
+        environments = found
+    merged.check()
+    if merged.problems:
+        raise CatalogError(merged.problems)
+    return merged.catalog()
+
+
+def _environments(sources: Sequence[tuple[str, str]]) -> dict[str, Environment | None]:
+    """Every environment as its first valid definition gives it (None: invalid).
+
+    A first look at the files that may define environments, before the files are judged
+    one by one; their problems are reported when they are.
+    """
+    found: dict[str, Environment | None] = {}
+    for file, text in sources:
+        if not _may_define_environments(text):
+            continue
+        try:
+            data = load_document(text, file).data
+        except YamlError:
+            continue
+        section = data.get("environments") if isinstance(data, dict) else None
+        if not isinstance(section, dict):
+            continue
+        for name, settings in section.items():
+            if name not in found and not _environment_name_reasons(name):
+                found[name] = _valid_or_none(Environment, settings)
+    return found
+
+
+def _may_define_environments(text: str) -> bool:
+    # The key is spelled out, or written with escapes in double quotes (a backslash).
+    return "environments" in text or "\\" in text
+
+
+def _valid_or_none(model: type[BaseModel], data: Any) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _environment_name_reasons(name: str) -> list[str]:
+    if name in RESERVED_ENVIRONMENTS:
+        return [f"{name!r} is reserved for the shared base of the output"]
+    return k8s.is_dns1123_label(name)
 
 
 # Below this much YAML, a second process costs more than it saves.
 PARALLEL_BYTES = 512 * 1024
 
 
-def _load_documents(sources: list[tuple[str, str]]) -> list[Document | Problem]:
-    """Each file's Document, or the problem that makes it unreadable, in order.
+@dataclass(frozen=True)
+class _Context:
+    """What judging one file needs to know of the others."""
 
-    A large catalog of several files is parsed by two processes (`in_two_processes`):
-    the child sends its Documents back pickled (values, not the YAML nodes, which are
-    composed again only if a position is needed).
-    """
-    size = sum(len(text) for _, text in sources)
-    if size < PARALLEL_BYTES:
-        return _load_all(sources)
-    return in_two_processes(sources, _load_all)
+    environments: dict[str, Environment | None]
+    keep: bool  # keep the dependencies' models (KEEP_MODELS_BYTES)
 
-
-def _load_all(sources: Sequence[tuple[str, str]]) -> list[Document | Problem]:
-    return [_load(file, text) for file, text in sources]
-
-
-def _load(file: str, text: str) -> Document | Problem:
-    try:
-        return load_document(text, file)
-    except YamlError as error:
-        return error.problem
+    @functools.cached_property
+    def order(self) -> tuple[str, ...]:
+        return tuple(sorted(self.environments))
 
 
 @dataclass
-class _Defined:
-    value: Any  # the validated model; for an invalid one, None or its valid part
-    document: Document
-    path: Path
-    # The environments its targets name, as written (the values themselves are let go).
-    target_names: tuple[Any, ...] = ()
-    invalid: frozenset[str] = frozenset()
+class _FileResult:
+    """One file, judged: its problems, and the names it defines with their values."""
 
-
-@dataclass
-class _Builder:
     problems: list[Problem] = field(default_factory=list)
-    environments: dict[str, _Defined] = field(default_factory=dict)
-    dependencies: dict[str, _Defined] = field(default_factory=dict)
-    gitops: _Defined | None = None
-    count: int = 0  # dependencies read so far, over all files
+    environments: list[tuple[str, Environment | None]] = field(default_factory=list)
+    # (name, index in the list, record; None for an invalid dependency)
+    dependencies: list[tuple[str, int, DependencyRecord | None]] = field(default_factory=list)
+    gitops: list[GitOps | None] = field(default_factory=list)  # one item if defined here
+    count: int = 0  # items in its list of dependencies, named or not
+    pickled: bytes = b""  # its dependencies' models, unless kept (_Context.keep)
 
-    def report(self, document: Document, findings: Iterable[Finding], prefix: Path) -> None:
-        for path, message in findings:
-            self.problems.append(Problem(document.position((*prefix, *path)), message))
 
-    def add(self, document: Document) -> None:
-        self.problems.extend(document.problems)
+def _read_files(sources: Sequence[tuple[str, str]], context: _Context) -> list[_FileResult]:
+    """Each file judged, in order; a large catalog of several files by two processes
+    (`in_two_processes`: the child sends back its results, records and problems)."""
+
+    def judge(items: Sequence[tuple[int, tuple[str, str]]]) -> list[_FileResult]:
+        return [_FileReader(index, file, context).read(text) for index, (file, text) in items]
+
+    items = list(enumerate(sources))
+    if sum(len(text) for _, text in sources) < PARALLEL_BYTES:
+        return judge(items)
+    return in_two_processes(items, judge)
+
+
+class _FileReader:
+    """Judges one catalog file: every rule but those between files (names defined twice,
+    the number of dependencies, delivery names), which `_Merged` applies."""
+
+    def __init__(self, index: int, file: str, context: _Context) -> None:
+        self.index = index
+        self.file = file
+        self.context = context
+        self.result = _FileResult()
+        self.models: list[Dependency | None] = []  # by index, when not kept in records
+
+    def read(self, text: str) -> _FileResult:
+        try:
+            document = load_document(text, self.file)
+        except YamlError as error:
+            self.result.problems.append(error.problem)
+            return self.result
+        self.document = document
+        self.result.problems.extend(document.problems)
         data = document.data
         if data is None:
-            return
+            return self.result
         if not isinstance(data, dict):
-            self.report(document, [((), _TOP_LEVEL_MESSAGE)], ())
-            return
+            self.report([((), _TOP_LEVEL_MESSAGE)], ())
+            return self.result
         for key in data:
             if key not in TOP_LEVEL_KEYS:
                 message = f"unknown top-level key {key!r}{_suggest(key, TOP_LEVEL_KEYS)}"
-                self.problems.append(Problem(document.position((key,), key=True), message))
-        self.add_environments(document, data.get("environments"))
-        self.add_dependencies(document, data.get("dependencies"))
+                self.problem(document.position((key,), key=True), message)
+        self.add_environments(data.get("environments"))
+        self.add_dependencies(data.get("dependencies"))
         if "gitops" in data:
-            self.add_gitops(document, data["gitops"])
-        document.drop_values()  # what is kept is in the models
+            self.add_gitops(data["gitops"])
+        if self.models:
+            pickled = pickle.dumps(self.models, protocol=pickle.HIGHEST_PROTOCOL)
+            self.result.pickled = zlib.compress(pickled, 1)
+        return self.result
 
-    def add_gitops(self, document: Document, section: Any) -> None:
-        path: Path = ("gitops",)
-        if self.gitops is not None:
-            earlier = self.gitops.document.position(path, key=True)
-            message = f"'gitops' is defined twice (first at {earlier}); define it in one file"
-            self.problems.append(Problem(document.position(path, key=True), message))
-            return
-        gitops = self.validate(GitOps, section, document, path)
-        self.gitops = _Defined(gitops, document, path)
+    def problem(self, position: Position, message: str) -> None:
+        self.result.problems.append(Problem(position, message))
+
+    def report(self, findings: Iterable[Finding], prefix: Path) -> None:
+        for path, message in findings:
+            self.problem(self.document.position((*prefix, *path)), message)
+
+    def add_gitops(self, section: Any) -> None:
+        gitops = self.validate(GitOps, section, ("gitops",))
+        self.result.gitops.append(gitops)
         if gitops is not None:
-            self.report(document, _gitops_problems(gitops), path)
+            self.report(_gitops_problems(gitops), ("gitops",))
 
-    def add_environments(self, document: Document, section: Any) -> None:
+    def add_environments(self, section: Any) -> None:
         if section is None:
             return
         if not isinstance(section, dict):
-            self.report(
-                document,
-                [((), "'environments' must be a mapping of name: settings")],
-                ("environments",),
-            )
+            message = "'environments' must be a mapping of name: settings"
+            self.report([((), message)], ("environments",))
             return
         for name, settings in section.items():
             path = ("environments", name)
-            if not self.check_environment_name(document, path, name):
+            reasons = _environment_name_reasons(name)
+            for reason in reasons:
+                message = f"invalid environment name {name!r}: {reason}"
+                self.problem(self.document.position(path, key=True), message)
+            if reasons:
                 continue
             # An invalid environment still claims its name, so that targets naming it are
             # not also reported as naming an unknown environment.
-            environment = self.validate(Environment, settings, document, path)
-            self.define(
-                self.environments, "environment", name, _Defined(environment, document, path)
-            )
+            environment = self.validate(Environment, settings, path)
+            self.result.environments.append((name, environment))
             if environment is not None:
                 reasons = k8s.validate_annotation_keys_and_size(environment.annotations)
-                self.report(document, [(("annotations",), r) for r in reasons], path)
+                self.report([(("annotations",), r) for r in reasons], path)
 
-    def check_environment_name(self, document: Document, path: Path, name: str) -> bool:
-        reasons = k8s.is_dns1123_label(name)
-        if name in RESERVED_ENVIRONMENTS:
-            reasons = [f"{name!r} is reserved for the shared base of the output"]
-        for reason in reasons:
-            message = f"invalid environment name {name!r}: {reason}"
-            self.problems.append(Problem(document.position(path, key=True), message))
-        return not reasons
-
-    def add_dependencies(self, document: Document, section: Any) -> None:
+    def add_dependencies(self, section: Any) -> None:
         if section is None:
             return
         if not isinstance(section, tuple):
-            self.report(
-                document, [((), "'dependencies' must be a list of dependencies")], ("dependencies",)
-            )
+            message = "'dependencies' must be a list of dependencies"
+            self.report([((), message)], ("dependencies",))
             return
+        self.result.count = len(section)
         for index, item in enumerate(section):
             path = ("dependencies", index)
-            if self.count == MAX_DEPENDENCIES:
-                message = f"the catalog has more than {MAX_DEPENDENCIES} dependencies"
-                self.report(document, [((), message)], path)
-                return
-            self.count += 1
-            dependency, invalid = self.validate_dependency(item, document, path)
+            dependency, invalid = self.validate_dependency(item, path)
             if dependency is not None:
-                self.report(document, dependency.problems(invalid), path)
+                self.report(dependency.problems(invalid), path)
             name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str):
-                # Even an invalid dependency claims its name and is checked against the
-                # environments, so that one run reports all of its problems.
-                targets = item.get("targets")
-                names = tuple(targets) if isinstance(targets, dict) else ()
-                defined = _Defined(dependency, document, path, names, invalid)
-                self.define(self.dependencies, "dependency", name, defined)
-            if isinstance(name, str) and name in RESERVED_DEPENDENCIES:
+            if not isinstance(name, str):
+                continue
+            if name in RESERVED_DEPENDENCIES:
                 message = f"{name!r} is reserved: it is the name of kustomize's own file"
-                self.report(document, [(("name",), message)], path)
+                self.report([(("name",), message)], path)
+            # Even an invalid dependency claims its name and is checked against the
+            # environments, so that one run reports all of its problems.
+            targets = item.get("targets")
+            self.check_targets(path, tuple(targets) if isinstance(targets, dict) else ())
+            record = None
+            if dependency is not None:
+                plannable = self.check_policy(dependency, path, invalid)
+                if plannable and not invalid:
+                    record = self.record(dependency, index)
+            self.result.dependencies.append((name, index, record))
 
-    def validate(self, model: type[BaseModel], data: Any, document: Document, path: Path) -> Any:
+    def check_targets(self, path: Path, target_names: tuple[Any, ...]) -> None:
+        environments = self.context.environments
+        for env_name in target_names:
+            if env_name not in environments:
+                names = self.context.order
+                hint = _suggest(env_name, names, listing="defined")
+                message = f"unknown environment {env_name!r}{hint}"
+                if not names:
+                    message += " (no environments are defined)"
+                at = (*path, "targets", env_name)
+                self.problem(self.document.position(at, key=True), message)
+
+    def check_policy(self, dependency: Dependency, path: Path, invalid: frozenset[str]) -> bool:
+        """Judges the targets against their environments; True if all are valid."""
+        plannable = True
+        for env_name, target in dependency.targets.items():
+            if target is None:
+                continue
+            environment = self.context.environments.get(env_name)
+            if environment is None:
+                plannable = False
+                continue
+            findings = list(
+                policy.target_problems(dependency, env_name, environment, target, invalid)
+            )
+            self.report(findings, path)
+            plannable = plannable and not findings
+        return plannable
+
+    def record(self, dependency: Dependency, index: int) -> DependencyRecord:
+        environments = {
+            name: env for name, env in self.context.environments.items() if env is not None
+        }
+        counts, digests = summarize(dependency, self.context.order, environments)
+        model = dependency if self.context.keep else None
+        if model is None:
+            self.models += [None] * (index - len(self.models)) + [dependency]
+        key = shard_key(dependency.name)
+        return DependencyRecord(dependency.name, self.index, index, key, counts, digests, model)
+
+    def validate(self, model: type[BaseModel], data: Any, path: Path) -> Any:
         try:
             return model.model_validate(data)
         except ValidationError as error:
             for detail in error.errors(include_url=False):
-                self.problems.append(_problem(model, detail, document, path))
+                self.result.problems.append(_problem(model, detail, self.document, path))
             return None
 
     def validate_dependency(
-        self, item: Any, document: Document, path: Path
+        self, item: Any, path: Path
     ) -> tuple[Dependency | None, frozenset[str]]:
         """The dependency, or, when parts of it are invalid, the rest of it.
 
@@ -227,68 +399,114 @@ class _Builder:
         except ValidationError as error:
             details = error.errors(include_url=False)
         for detail in details:
-            self.problems.append(_problem(Dependency, detail, document, path))
+            self.result.problems.append(_problem(Dependency, detail, self.document, path))
         partial, invalid = _without_invalid(item, [tuple(d["loc"]) for d in details])
         try:
             return Dependency.model_validate(partial), invalid
         except ValidationError:
             return None, invalid
 
-    def define(
-        self,
-        table: dict[str, _Defined],
-        what: str,
-        name: str,
-        defined: _Defined,
-    ) -> None:
-        first = table.get(name)
-        if first is None:
-            table[name] = defined
+
+class _Merged:
+    """The files' results, merged in order: names defined twice, the number of
+    dependencies and the delivery names are judged here."""
+
+    def __init__(self, sources: Sequence[tuple[str, str]]) -> None:
+        self.sources = sources
+        self.problems: list[Problem] = []
+        self.environments: dict[str, tuple[Environment | None, int]] = {}
+        self.dependencies: dict[str, tuple[int, int]] = {}  # name -> (file, index)
+        self.records: list[DependencyRecord] = []
+        self.plannable = True
+        self.gitops: tuple[GitOps | None, int] | None = None
+        self.count = 0
+        self.pickled: list[bytes] = []  # by file
+        self._documents: dict[int, Document] = {}
+
+    def position(self, source: int, path: Path, *, key: bool = False) -> Position:
+        """A position in a file (judged already, and so read without error)."""
+        if source not in self._documents:
+            file, text = self.sources[source]
+            self._documents[source] = load_document(text, file)
+        return self._documents[source].position(path, key=key)
+
+    def add(self, source: int, result: _FileResult) -> None:
+        self.problems.extend(result.problems)
+        self.pickled.append(result.pickled)
+        for name, environment in result.environments:
+            path: Path = ("environments", name)
+            if name in self.environments:
+                self.twice("environment", name, self.environments[name][1], source, path, True)
+            else:
+                self.environments[name] = (environment, source)
+        if result.count and self.count >= MAX_DEPENDENCIES:
+            self.too_many(source, 0)
             return
-        document, path = defined.document, defined.path
-        earlier = first.document.position(_name_path(first.path), key=what == "environment")
-        message = f"{what} {name!r} is defined twice (first at {earlier})"
-        here = document.position(_name_path(path), key=what == "environment")
-        self.problems.append(Problem(here, message))
-
-    def check_targets(self) -> None:
-        """Rules between dependencies and environments, once all files are read."""
-        names = sorted(self.environments)
-        for defined in self.dependencies.values():
-            for env_name in defined.target_names:
-                if env_name not in self.environments:
-                    hint = _suggest(env_name, names, listing="defined")
-                    message = f"unknown environment {env_name!r}{hint}"
-                    if not names:
-                        message += " (no environments are defined)"
-                    at = (*defined.path, "targets", env_name)
-                    self.problems.append(Problem(defined.document.position(at, key=True), message))
-            if isinstance(defined.value, Dependency):
-                self.check_policy(defined)
-        if self.gitops is not None and isinstance(self.gitops.value, GitOps):
-            for name, environment in self.environments.items():
-                findings = _delivery_name_problems(self.gitops.value, name)
-                self.problems.extend(
-                    Problem(environment.document.position(environment.path, key=True), message)
-                    for message in findings
+        limit = MAX_DEPENDENCIES - self.count
+        self.count += result.count
+        for name, index, record in result.dependencies:
+            if index >= limit:
+                break
+            path = ("dependencies", index, "name")
+            if name in self.dependencies:
+                first_source, first_index = self.dependencies[name]
+                first: Path = ("dependencies", first_index, "name")
+                self.problems.append(
+                    Problem(
+                        self.position(source, path),
+                        f"dependency {name!r} is defined twice"
+                        f" (first at {self.position(first_source, first)})",
+                    )
                 )
+                continue
+            self.dependencies[name] = (source, index)
+            if record is None:
+                self.plannable = False
+            else:
+                self.records.append(record)
+        if result.count > limit:
+            self.too_many(source, limit)
+        for gitops in result.gitops:
+            if self.gitops is not None:
+                self.twice("gitops", "", self.gitops[1], source, ("gitops",), True)
+            else:
+                self.gitops = (gitops, source)
 
-    def check_policy(self, defined: _Defined) -> None:
-        dependency: Dependency = defined.value
-        for env_name, target in dependency.targets.items():
-            environment = self.environments.get(env_name)
-            if environment is not None and environment.value is not None and target is not None:
-                findings = policy.target_problems(
-                    dependency, env_name, environment.value, target, defined.invalid
-                )
-                self.report(defined.document, findings, defined.path)
+    def too_many(self, source: int, index: int) -> None:
+        message = f"the catalog has more than {MAX_DEPENDENCIES} dependencies"
+        self.problems.append(Problem(self.position(source, ("dependencies", index)), message))
+
+    def twice(self, what: str, name: str, first: int, source: int, path: Path, key: bool) -> None:
+        earlier = self.position(first, path, key=key)
+        if what == "gitops":
+            message = f"'gitops' is defined twice (first at {earlier}); define it in one file"
+        else:
+            message = f"{what} {name!r} is defined twice (first at {earlier})"
+        self.problems.append(Problem(self.position(source, path, key=key), message))
+
+    def check(self) -> None:
+        """Rules between the gitops settings and the environments, once all are read."""
+        gitops = self.gitops[0] if self.gitops is not None else None
+        if gitops is None:
+            return
+        for name, (_, source) in self.environments.items():
+            for message in _delivery_name_problems(gitops, name):
+                at = self.position(source, ("environments", name), key=True)
+                self.problems.append(Problem(at, message))
 
     def catalog(self) -> Catalog:
         # Only called without problems, so every definition holds a validated model.
-        environments = {name: self.environments[name].value for name in sorted(self.environments)}
-        dependencies = tuple(self.dependencies[name].value for name in sorted(self.dependencies))
-        gitops = self.gitops.value if self.gitops is not None else None
-        return Catalog(environments=environments, dependencies=dependencies, gitops=gitops)
+        assert self.plannable
+        environments = {}
+        for name in sorted(self.environments):
+            environment = self.environments[name][0]
+            assert environment is not None
+            environments[name] = environment
+        records = tuple(sorted(self.records, key=lambda record: record.name))
+        for rank, record in enumerate(records):
+            record.rank = rank
+        gitops = self.gitops[0] if self.gitops is not None else None
+        return Catalog(environments, gitops, records, tuple(self.pickled))
 
 
 _TOP_LEVEL_MESSAGE = (
@@ -347,10 +565,6 @@ def _without_invalid(item: Any, locs: list[Path]) -> tuple[Any, frozenset[str]]:
             partial.pop(key, None)
     partial["targets"] = targets
     return partial, frozenset(invalid)
-
-
-def _name_path(path: Path) -> Path:
-    return path if path[0] == "environments" else (*path, "name")
 
 
 def _suggest(word: str, candidates: Iterable[str], *, listing: str = "") -> str:

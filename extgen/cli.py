@@ -11,7 +11,6 @@ import gc
 import json
 import os
 import traceback
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,14 @@ from typing import Any
 import click
 
 from extgen import __version__
-from extgen.catalog import read_catalog
+from extgen.catalog import Catalog, read_catalog
 from extgen.errors import ExtgenError
-from extgen.model import Catalog
-from extgen.output import Change, Scan, apply, compare, locked, moves
-from extgen.plan import Plan, object_counts, plan_catalog
+from extgen.output import Scan, locked
+from extgen.plan import object_counts, plan_catalog
 from extgen.render import Renderer
 from extgen.report import FORMATS, Issue, Reporter, choose_format
 from extgen.schema import catalog_schema
+from extgen.sections import Outcome, judge, settle
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/extgen/extgen/issues"
@@ -152,7 +151,7 @@ def validate(ctx: click.Context, catalog: Path) -> None:
     # Counted, not planned: building every object would cost a fifth of validate.
     objects = object_counts(loaded)
     report.detail("environments", len(loaded.environments))
-    report.detail("dependencies", len(loaded.dependencies))
+    report.detail("dependencies", len(loaded.records))
     report.detail("objectsPerEnvironment", objects)
     report.finish(True, _summary(loaded, objects), stdout=True)
 
@@ -161,7 +160,7 @@ def _summary(catalog: Catalog, objects: dict[str, int]) -> str:
     counts = ", ".join(f"{name} {count}" for name, count in objects.items())
     return (
         f"catalog OK: {len(catalog.environments)} environments,"
-        f" {len(catalog.dependencies)} dependencies; objects per environment: {counts or 'none'}"
+        f" {len(catalog.records)} dependencies; objects per environment: {counts or 'none'}"
     )
 
 
@@ -201,53 +200,62 @@ def render(
         # OUT is read by a second process while this one reads the catalog (output.Scan).
         with Scan(out) as scan:
             plan = plan_catalog(read_catalog(catalog))
-            changes = compare(out, Renderer(templates).planned(plan), scan.result())
-        _report_drift(report, out, plan, changes, diff)
+            outcome = judge(out, plan, Renderer(templates), scan.result())
+        settle(outcome, write=False, diff=diff)
+        _report_drift(report, outcome, diff)
         return
     # The lock is taken first, so that OUT is scanned, while the catalog is read, by the
     # render that is about to write it.
     with locked(out, lock_timeout), Scan(out) as scan:
         plan = plan_catalog(read_catalog(catalog))
-        files = Renderer(templates).planned(plan)
-        changes = compare(out, files, scan.result(), defer=True)
-        _report_moves(report, plan, changes)
-        apply(out, changes)
-    report.say(*(f"{change.action:<9} {out}/{change.path}" for change in changes))
-    report.detail("changes", lambda: [_change(out, change, diff=False) for change in changes])
-    report.finish(True, _tally(out, changes))
+        outcome = judge(out, plan, Renderer(templates), scan.result())
+        _report_moves(report, outcome)
+        settle(outcome, write=True)
+    report.say(f"{action:<9} {out}/{path}" for path, action in outcome.entries())
+    report.detail("changes", lambda: _changes(outcome, diff=False))
+    report.finish(True, _tally(out, outcome.counts()))
 
 
-def _report_drift(
-    report: Reporter, out: Path, plan: Plan, changes: list[Change], diff: bool
-) -> None:
+def _report_drift(report: Reporter, outcome: Outcome, diff: bool) -> None:
     """--check and --diff: what render would change, and exit 1 if anything."""
-    _report_moves(report, plan, changes)
-    stale = [change for change in changes if change.action != "unchanged"]
-    for change in stale:
-        path = str(out / change.path)
+    _report_moves(report, outcome)
+    out, stale, files = outcome.out, 0, 0
+    for path, action in outcome.entries():
+        files += 1
+        if action == "unchanged":
+            continue
+        stale += 1
         message = (
-            f"out of date with the catalog: extgen render would {change.action} this file;"
+            f"out of date with the catalog: extgen render would {action} this file;"
             " run extgen render and commit the result"
         )
-        report.issue(Issue(message, f"would {change.action} {path}", path))
+        report.issue(Issue(message, f"would {action} {out}/{path}", f"{out}/{path}"))
         if diff:
-            report.diff(change.diff())
-    report.detail("changes", lambda: [_change(out, change, diff) for change in changes])
+            report.diff(outcome.diffs[path])
+    report.detail("changes", lambda: _changes(outcome, diff))
     if stale:
         report.finish(False, f"{out} is out of date with the catalog: run extgen render")
         raise click.exceptions.Exit(EXIT_PROBLEM)
-    report.finish(True, f"{out} is up to date ({len(changes)} files)")
+    report.finish(True, f"{out} is up to date ({files} files)")
 
 
-def _change(out: Path, change: Change, diff: bool) -> dict[str, str | None]:
-    shown = change.diff() if diff and change.action != "unchanged" else None
-    return {"path": f"{out}/{change.path}", "action": change.action, "diff": shown}
+def _changes(outcome: Outcome, diff: bool) -> list[dict[str, str | None]]:
+    """Every file and its action (and diff), for JSON."""
+    return [
+        {
+            "path": f"{outcome.out}/{path}",
+            "action": action,
+            "diff": outcome.diffs.get(path) if diff and action != "unchanged" else None,
+        }
+        for path, action in outcome.entries()
+    ]
 
 
-def _report_moves(report: Reporter, plan: Plan, changes: list[Change]) -> None:
-    for env_name, names in moves(changes).items():
-        env = next(env for env in plan.environments if env.name == env_name)
-        objects = sum(len(dep.manifests) for dep in env.dependencies if dep.name in names)
+def _report_moves(report: Reporter, outcome: Outcome) -> None:
+    for env_name, names in outcome.moved.items():
+        env = next(env for env in outcome.plan.environments if env.name == env_name)
+        moved = set(names)
+        objects = sum(dep.object_count for dep in env.dependencies if dep.name in moved)
         report.note(
             f"{objects} objects of {len(names)} dependencies move to another shard of"
             f" {env_name}: Argo CD and Flux hand them from one application to another"
@@ -255,8 +263,7 @@ def _report_moves(report: Reporter, plan: Plan, changes: list[Change]) -> None:
         )
 
 
-def _tally(out: Path, changes: list[Change]) -> str:
-    counts = Counter(change.action for change in changes)
+def _tally(out: Path, counts: dict[str, int]) -> str:
     parts = [f"{counts[a]} {a}d" for a in ("create", "update", "delete")]
     return f"{out}: {', '.join(parts)}, {counts['unchanged']} unchanged"
 
@@ -283,7 +290,7 @@ def verify_command(
     report = reporter(ctx)
     plan = plan_catalog(read_catalog(catalog))
     kustomize = find_kustomize()
-    report.say(f"using {kustomize.description}")
+    report.say([f"using {kustomize.description}"])
     report.detail("kustomize", kustomize.description)
     result = verify(out, plan, kubernetes_version, kustomize)
     # A finding names the environment and object, not a file: it is about what kustomize

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from extgen.model import ArgoCD, Catalog, Environment, Flux, GitOps
+from extgen.model import ArgoCD, Environment, Flux, GitOps
 from extgen.plan import COMMON_LABELS, Body, DeliveryFile, EnvironmentPlan, Manifest, Plan
+
+if TYPE_CHECKING:
+    from extgen.catalog import Catalog
 
 DELIVERY_DIR = "_gitops"
 ARGOCD_API = "argoproj.io/v1alpha1"

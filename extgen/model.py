@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -425,11 +425,3 @@ class GitOps(Model):
     )
     argocd: ArgoCD | None = Field(None, description="Write Argo CD objects")
     flux: Flux | None = Field(None, description="Write Flux objects")
-
-
-class Catalog(Model):
-    """The union of all catalog files, in a canonical order."""
-
-    environments: Mapping[str, Environment]
-    dependencies: tuple[Dependency, ...]
-    gitops: GitOps | None = None

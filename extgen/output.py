@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import fcntl
-import gc
 import os
 import pickle
 import signal
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
-from extgen.halves import in_two_processes
+from extgen.halves import in_two_processes, in_two_processes_or_stop
 from extgen.render import PlannedFile, brief, is_marked
 
 Action = Literal["create", "update", "delete", "unchanged"]
@@ -36,9 +35,14 @@ LOCK_WAIT_SECONDS = 60.0
 class Change:
     path: str  # relative to OUT, with '/'
     action: Action
-    old: str | None
-    new: str | None  # None for a deletion, or for a creation rendered when written
-    planned: PlannedFile | None = None  # what a creation with `new` None renders
+    old: str | None  # the text in OUT, when it was read (not for a deletion)
+    new: str | None  # None for a deletion, or for a file rendered when written
+    planned: PlannedFile | None = None  # what a change with `new` None renders
+
+    @property
+    def deferred(self) -> bool:
+        """Rendered when written: a creation, or an update if the text differs then."""
+        return self.new is None and self.planned is not None
 
     def text(self) -> str | None:
         """The new text, rendered now (and not kept) if it was left to be written."""
@@ -46,81 +50,79 @@ class Change:
             return self.planned.rendered()
         return self.new
 
-    def diff(self) -> str:
+    def diff(self, out: Path) -> str:
         text = self.text()
-        old = (self.old or "").splitlines(keepends=True)
-        new = (text or "").splitlines(keepends=True)
-        before = "/dev/null" if self.old is None else f"a/{self.path}"
-        after = "/dev/null" if text is None else f"b/{self.path}"
-        return "".join(difflib.unified_diff(old, new, before, after))
+        old = self.old
+        if old is None and self.action in ("update", "delete"):
+            old = read_text(out, self.path)
+        return unified_diff(self.path, old, text)
 
 
-def moves(changes: Iterable[Change]) -> dict[str, list[str]]:
-    """Per environment, the files that leave one directory for another (shard changes).
-
-    Such a file's objects pass from one kustomization to another, and so from one Argo CD
-    application or Flux Kustomization to another.
-    """
-    changes = list(changes)
-    if not any(change.action == "delete" for change in changes):
-        return {}  # nothing leaves a directory (a first render, say)
-    deleted, created = set(), set()
-    for change in changes:
-        parts = change.path.split("/")
-        # Only environments have shards; "_gitops" and "base" are no environments.
-        if parts[-1] == "kustomization.yaml" or len(parts) < 2 or parts[0].startswith("_"):
-            continue
-        if change.action == "delete":
-            deleted.add((parts[0], parts[-1], change.path))
-        elif change.action == "create":
-            created.add((parts[0], parts[-1], change.path))
-    gone = {(env, name) for env, name, _ in deleted}
-    result: dict[str, list[str]] = {}
-    for env, name, _ in sorted(created):
-        if (env, name) in gone:
-            result.setdefault(env, []).append(name.removesuffix(".yaml"))
-    return result
+def unified_diff(path: str, old: str | None, new: str | None) -> str:
+    before = "/dev/null" if old is None else f"a/{path}"
+    after = "/dev/null" if new is None else f"b/{path}"
+    lines = (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(*lines, before, after))
 
 
 @dataclass
 class Found:
-    """What OUT holds: the kind of every entry below it, and extgen's files in brief."""
+    """What OUT holds: the kind of every entry below it but extgen's files, and extgen's
+    files in brief, by directory (relative to OUT, "" for OUT itself)."""
 
-    kinds: dict[str, str]  # relative path -> "dir", "file", "link" or "other"
-    # relative path -> render.brief of its first line and the rest, for extgen's files
-    owned: dict[str, bytes]
+    kinds: dict[str, str]  # relative path -> "dir", "file" (not extgen's), "link" or "other"
+    # directory -> pickled {relative path: render.brief of its first line and the rest}
+    sections: dict[str, bytes]
+
+    def owned_in(self, directory: str) -> dict[str, bytes]:
+        """extgen's files directly in a directory, known by their brief."""
+        data = self.sections.get(directory)
+        return pickle.loads(data) if data is not None else {}
+
+    @property
+    def owned(self) -> dict[str, bytes]:
+        """extgen's files in every directory."""
+        return {
+            path: brief for name in self.sections for path, brief in self.owned_in(name).items()
+        }
 
 
 def _scan(out: Path) -> Found:
     """Every entry below OUT, without following links; each file is read at most once.
 
     A file's first bytes say whether it is extgen's (the marker line); only extgen's
-    files are read to the end, and kept as a brief of their seal and a digest of their
-    text: enough to tell whether a file is current (`PlannedFile.is_current`). The text of the
-    few that are not is read again when it is compared.
+    files are read to the end, and kept, pickled a directory at a time, as a brief of
+    their seal and a digest of their text: enough to tell whether a file is current
+    (`PlannedFile.is_current`). The text of the few that are not is read again when it
+    is compared.
     """
     found = Found({}, {})
     if not out.is_dir():
         return found
     pending = [("", os.fspath(out))]
     while pending:
-        prefix, directory = pending.pop()
-        with os.scandir(directory) as entries:
+        directory, path = pending.pop()
+        prefix = f"{directory}/" if directory else ""
+        owned: dict[str, bytes] = {}
+        with os.scandir(path) as entries:
             for entry in entries:
                 relative = prefix + entry.name
                 if entry.is_symlink():
                     found.kinds[relative] = "link"
                 elif entry.is_dir(follow_symlinks=False):
                     found.kinds[relative] = "dir"
-                    pending.append((relative + "/", entry.path))
+                    pending.append((relative, entry.path))
                 elif entry.is_file(follow_symlinks=False):
-                    found.kinds[relative] = "file"
                     data = _read_if_owned(entry.path, entry.name)
-                    if data is not None:
+                    if data is None:
+                        found.kinds[relative] = "file"
+                    else:
                         marker, _, rest = data.partition(b"\n")
-                        found.owned[relative] = brief(marker, rest)
+                        owned[relative] = brief(marker, rest)
                 else:
                     found.kinds[relative] = "other"
+        if owned:
+            found.sections[directory] = pickle.dumps(owned, protocol=pickle.HIGHEST_PROTOCOL)
     return found
 
 
@@ -128,9 +130,10 @@ class Scan:
     """OUT scanned by a forked child while this process reads the catalog.
 
     Reading and digesting tens of thousands of files is work a second core can do while
-    the first parses YAML. The child sends the `Found` back on a pipe, or the message of
-    an error, and leaves through os._exit. Without fork, or without OUT, the scan is
-    done here when asked for. Use it as a context manager: leaving it stops the child.
+    the first parses YAML. The child sends the `Found` back on a pipe (pickled as it is
+    written, so that neither process holds it twice), or the message of an error, and
+    leaves through os._exit. Without fork, or without OUT, the scan is done here when
+    asked for. Use it as a context manager: leaving it stops the child.
     """
 
     def __init__(self, out: Path) -> None:
@@ -150,7 +153,7 @@ class Scan:
                 result = ("error", f"cannot read {out}: {error!r}")
             try:
                 with os.fdopen(writer, "wb") as pipe:
-                    pipe.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+                    pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
             finally:
                 os._exit(0)
         os.close(writer)
@@ -160,11 +163,13 @@ class Scan:
         if not self.pid:
             return _scan(self.out)
         with os.fdopen(self.reader, "rb") as pipe:
-            data = pipe.read()
+            try:
+                # Our own child's pickle, from before this process read anything untrusted.
+                kind, value = pickle.load(pipe)
+            except Exception:  # stopped before or while it wrote
+                kind, value = "error", "the scanning process stopped"
         os.waitpid(self.pid, 0)
         self.pid = 0
-        # Our own child's pickle, from before this process read anything untrusted.
-        kind, value = pickle.loads(data) if data else ("error", "the scanning process stopped")
         if kind == "error":
             raise ExtgenError(str(value))
         assert isinstance(value, Found)
@@ -181,7 +186,7 @@ class Scan:
             self.pid = 0
 
 
-def _read_text(out: Path, relative: str) -> str:
+def read_text(out: Path, relative: str) -> str:
     path = os.path.join(out, relative)
     data = _read_if_owned(path, os.path.basename(path))
     if data is None:  # changed since the scan, which only a process ignoring the lock does
@@ -220,9 +225,9 @@ def _is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(".tmp")
 
 
-def _refuse_unsafe(out: Path, relative: str, found: Found) -> None:
-    """Stops when writing `relative` would follow a link or replace a file not ours."""
-    kinds = found.kinds
+def refuse_unsafe(out: Path, relative: str, kinds: Mapping[str, str]) -> None:
+    """Stops when writing `relative`, which is not extgen's file, would follow a link or
+    replace a file or directory not extgen's."""
     parts = relative.split("/")
     for depth in range(1, len(parts)):
         directory = "/".join(parts[:depth])
@@ -241,11 +246,10 @@ def _refuse_unsafe(out: Path, relative: str, found: Found) -> None:
         raise ExtgenError(f"{target} is a symbolic link; extgen does not write through links")
     if kind == "dir":
         raise ExtgenError(f"{target} is a directory where extgen needs to write a file")
-    if relative not in found.owned:
-        raise ExtgenError(
-            f"{target} was not written by extgen (no marker line); move it away or remove it,"
-            " extgen never changes files it did not write"
-        )
+    raise ExtgenError(
+        f"{target} was not written by extgen (no marker line); move it away or remove it,"
+        " extgen never changes files it did not write"
+    )
 
 
 def compare(
@@ -254,36 +258,43 @@ def compare(
     found: Found | None = None,
     *,
     defer: bool = False,
+    owned: Mapping[str, bytes] | None = None,
 ) -> list[Change]:
     """What writing `files` into OUT would do, file by file; raises before any harm.
 
-    `found` is OUT as scanned (by a `Scan`); without it OUT is scanned here. A planned
-    file is rendered only when OUT does not already hold it, sealed and current. With
-    `defer`, a new file that cannot fail to render (`PlannedFile.renders_safely`) is
-    rendered by `apply`, when it is written, possibly in another process.
+    `found` is OUT as scanned (by a `Scan`); without it OUT is scanned here. `owned` is
+    the part of extgen's files to compare with (a section's, see `sections.py`), by
+    default all. A planned file is rendered only when OUT does not already hold it,
+    sealed and current. With `defer`, a file that cannot fail to render
+    (`PlannedFile.renders_safely`) is rendered by `apply`, when it is written, possibly in
+    another process: a creation, or an update that is written if its text then differs.
     """
     if out.exists() and not out.is_dir():
         raise ExtgenError(f"output {out} exists and is not a directory")
     found = found if found is not None else _scan(out)
-    owned = found.owned
+    owned = owned if owned is not None else found.owned
     current = _current(files, owned)
     changes = []
     for relative in sorted(files):
         file = files[relative]
+        later = file if defer and isinstance(file, PlannedFile) and file.renders_safely else None
         if relative not in owned:
-            _refuse_unsafe(out, relative, found)
-            if defer and isinstance(file, PlannedFile) and file.renders_safely:
-                changes.append(Change(relative, "create", None, None, file))
+            refuse_unsafe(out, relative, found.kinds)
+            if later is not None:
+                changes.append(Change(relative, "create", None, None, later))
             else:
                 changes.append(Change(relative, "create", None, _text(file)))
             continue
         if relative in current:
             changes.append(Change(relative, "unchanged", None, None))
             continue
-        old, new = _read_text(out, relative), _text(file)
+        if later is not None:
+            changes.append(Change(relative, "update", None, None, later))
+            continue
+        old, new = read_text(out, relative), _text(file)
         changes.append(Change(relative, "unchanged" if old == new else "update", old, new))
     for relative in sorted(set(owned) - set(files)):
-        changes.append(Change(relative, "delete", _read_text(out, relative), None))
+        changes.append(Change(relative, "delete", None, None))
     return changes
 
 
@@ -329,8 +340,8 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
     """
     changes = [change for change in changes if change.action != "unchanged"]
     writes = [change for change in changes if change.action in ("create", "update")]
-    if len(writes) >= PARALLEL_WRITES and hasattr(os, "fork"):
-        _write_in_two_processes(out, writes)
+    if len(writes) >= PARALLEL_WRITES:
+        in_two_processes_or_stop(writes, lambda chunk: _write_all(out, chunk))
     else:
         _write_all(out, writes)
     for change in changes:
@@ -346,56 +357,29 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
             raise ExtgenError(f"cannot delete {file}: {error.strerror}") from None
 
 
-def _write_all(out: Path, writes: list[Change]) -> None:
-    made: set[str] = set()  # directories known to exist
-    root = os.fspath(out)
+def _write_all(out: Path, writes: Sequence[Change]) -> list[None]:
+    made: set[str] = set()
     for change in writes:
-        path = f"{root}/{change.path}"
         text = change.text()
         assert text is not None
-        try:
-            directory = os.path.dirname(path)
-            if directory not in made:
-                os.makedirs(directory, exist_ok=True)
-                made.add(directory)
-            _write_atomically(path, text.encode("utf-8"))
-        except OSError as error:
-            raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
+        if change.deferred and change.action == "update" and read_text(out, change.path) == text:
+            continue  # sealed otherwise, but the same text
+        write_file(out, change.path, text, made)
+    return [None] * len(writes)
 
 
-def _write_in_two_processes(out: Path, writes: list[Change]) -> None:
-    """Half of the files in a forked child, half here; the child's error is raised here.
-
-    The child shares OUT's lock (the same open file), never returns into the caller's
-    code (it leaves through os._exit, so it cannot release the lock or print), and
-    reports an error as text on a pipe. Objects made before the fork are frozen out of
-    the cyclic collector, so that the child does not copy every page by walking them.
-    """
-    gc.freeze()
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child
-        os.close(reader)
-        status = 0
-        try:
-            _write_all(out, writes[1::2])
-        except ExtgenError as error:
-            os.write(writer, error.message.encode("utf-8"))
-            status = 1
-        except BaseException as error:
-            os.write(writer, f"the second writing process failed: {error!r}".encode())
-            status = 1
-        finally:
-            os._exit(status)
-    os.close(writer)
+def write_file(out: Path, relative: str, text: str, made: set[str]) -> None:
+    """Writes one file of OUT atomically, making its directory unless it is in `made`
+    (the directories known to exist, which it adds to)."""
+    path = f"{os.fspath(out)}/{relative}"
     try:
-        _write_all(out, writes[0::2])
-    finally:
-        with os.fdopen(reader, "rb") as pipe:
-            message = pipe.read().decode("utf-8", "replace")
-        _, status = os.waitpid(pid, 0)
-    if message or status != 0:
-        raise ExtgenError(message or f"the second writing process stopped (status {status})")
+        directory = os.path.dirname(path)
+        if directory not in made:
+            os.makedirs(directory, exist_ok=True)
+            made.add(directory)
+        _write_atomically(path, text.encode("utf-8"))
+    except OSError as error:
+        raise ExtgenError(f"cannot write {path}: {error.strerror}") from None
 
 
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC

@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extgen import policy
 from extgen.model import (
     AddressTarget,
-    Catalog,
     Dependency,
     Environment,
     HostnameTarget,
@@ -24,6 +24,9 @@ from extgen.model import (
     SelectorTarget,
     TargetOverrides,
 )
+
+if TYPE_CHECKING:
+    from extgen.catalog import Catalog, DependencyRecord
 
 MANAGER = "extgen"
 NAME_LABEL = "app.kubernetes.io/name"
@@ -82,11 +85,41 @@ class Manifest:
 
 
 # Settings that only validation or the delivery objects read: they never change what an
-# environment's dependency files hold, so they are left out of `DependencyPlan.inputs_digest`.
+# environment's dependency files hold, so they are left out of the digests of `summarize`.
 _NOT_IN_DEPENDENCY_FILES = {
     "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
     "dependency": {"allow_internal", "targets"},
 }
+DIGEST_SIZE = hashlib.sha256().digest_size
+_NO_TARGET = bytes(DIGEST_SIZE)
+
+
+def summarize(
+    dep: Dependency, order: Sequence[str], environments: Mapping[str, Environment]
+) -> tuple[tuple[int, ...], bytes]:
+    """Per environment in `order`: the objects `dep` makes there (0 where it has no
+    target), and, DIGEST_SIZE bytes each, a digest of the dependency and its target there.
+
+    With the environment's own settings (`EnvironmentPlan.environment_json`) the digest
+    covers everything the objects are made from: equal digests mean equal objects.
+    Whatever is not listed in _NOT_IN_DEPENDENCY_FILES is in, so that a setting added to
+    the models is never forgotten here (at worst a file is rendered once more).
+    """
+    counts, digests = [], []
+    common = b""
+    for name in order:
+        target = dep.targets.get(name)
+        env = environments.get(name)
+        if target is None or env is None:
+            counts.append(0)
+            digests.append(_NO_TARGET)
+            continue
+        if not common:
+            common = dep.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES["dependency"]).encode()
+        counts.append(_object_count(dep, env, target))
+        part = f"\n{type(target).__name__}:{target.model_dump_json()}\n".encode()
+        digests.append(hashlib.sha256(common + part).digest())
+    return tuple(counts), b"".join(digests)
 
 
 # Not frozen: one per file, and a frozen __init__ costs twice as much; slots: 400,000 of
@@ -99,13 +132,17 @@ class DependencyPlan:
     current by its `inputs_digest` never makes them, and every other use needs them once.
     """
 
-    name: str
-    dependency: Dependency
-    environment: Environment
-    target: TargetOverrides
-    # The JSON of the dependency and of the environment, shared by the files they make.
-    dependency_json: _Json = field(repr=False)
-    environment_json: _Json = field(repr=False)
+    record: DependencyRecord
+    environment_plan: EnvironmentPlan
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def dependency(self) -> Dependency:
+        """The model (unpickled from the catalog if it was not kept)."""
+        return self.environment_plan.catalog.dependency(self.record)
 
     @property
     def manifests(self) -> tuple[Manifest, ...]:
@@ -113,61 +150,72 @@ class DependencyPlan:
 
     def make_manifests(self) -> tuple[Manifest, ...]:
         """The objects, made anew."""
-        return tuple(_manifests(self.dependency, self.environment, self.target))
+        dep, env = self.dependency, self.environment_plan
+        target = dep.targets[env.name]
+        assert target is not None  # planned only where it has a target
+        return tuple(_manifests(dep, env.environment, target))
 
     @property
     def object_count(self) -> int:
-        return _object_count(self.dependency, self.environment, self.target)
+        return self.record.counts[self.environment_plan.index]
 
     def inputs_digest(self, seed: bytes, extra: str) -> bytes:
-        """A digest of `seed`, everything the objects are made from, and `extra`.
-
-        Equal digests mean equal objects. Whatever is not listed in
-        _NOT_IN_DEPENDENCY_FILES is in, so that a setting added to the models is never
-        forgotten here (at worst a file is rendered once more). The dependency's part is
-        digested once for all of its environments.
-        """
-        digest = self.dependency_json.digest(seed)
-        target = self.target.model_dump_json()
-        digest.update(f"\n{type(self.target).__name__}:{target}\n".encode())
-        digest.update(self.environment_json.encoded)
+        """A digest of `seed`, everything the objects are made from (`summarize`) and
+        `extra`: equal digests mean equal objects."""
+        env = self.environment_plan
+        start = env.index * DIGEST_SIZE
+        digest = hashlib.sha256(seed + self.record.digests[start : start + DIGEST_SIZE])
+        digest.update(env.environment_json)
         digest.update(extra.encode("utf-8"))
         return digest.digest()
 
 
-class _Json:
-    """A model's JSON, made when first needed and once however many files share it."""
-
-    def __init__(self, model: Dependency | Environment) -> None:
-        self.model = model
-        self._digests: dict[bytes, hashlib._Hash] = {}
-
-    @cached_property
-    def text(self) -> str:
-        kind = "dependency" if isinstance(self.model, Dependency) else "environment"
-        return self.model.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES[kind])
-
-    @cached_property
-    def encoded(self) -> bytes:
-        return f"{self.text}\n".encode()
-
-    def digest(self, seed: bytes) -> hashlib._Hash:
-        """A sha256 of `seed` and this JSON, to be continued (a copy each time)."""
-        if seed not in self._digests:
-            self._digests[seed] = hashlib.sha256(seed + self.text.encode("utf-8"))
-        return self._digests[seed].copy()
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EnvironmentPlan:
     name: str
-    dependencies: tuple[DependencyPlan, ...]
+    environment: Environment
+    index: int  # in the catalog's environments, and in its records' counts and digests
+    catalog: Catalog = field(repr=False)
     shards: int = 1
 
-    def manifests(self) -> list[Manifest]:
-        return [manifest for dep in self.dependencies for manifest in dep.manifests]
+    @property
+    def dependencies(self) -> tuple[DependencyPlan, ...]:
+        """Its dependencies, in name order; made anew each time, not kept."""
+        index = self.index
+        return tuple(
+            DependencyPlan(record, self) for record in self.catalog.records if record.counts[index]
+        )
 
-    def shard_of(self, dependency: str) -> str | None:
+    def shard_members(self, shard: int) -> tuple[DependencyPlan, ...]:
+        """The dependencies in one shard (the only one, 0, when not split), in name order."""
+        return tuple(DependencyPlan(record, self) for record in self._shards[shard])
+
+    @cached_property
+    def _shards(self) -> list[list[DependencyRecord]]:
+        shards: list[list[DependencyRecord]] = [[] for _ in range(self.shards)]
+        index = self.index
+        for record in self.catalog.records:
+            if record.counts[index]:
+                shards[record.shard_key % self.shards].append(record)
+        return shards
+
+    def in_source_order(self) -> list[DependencyPlan]:
+        """Its dependencies in the order of their files (see `Catalog.dependency`)."""
+        index = self.index
+        records = source_order(r for r in self.catalog.records if r.counts[index])
+        return [DependencyPlan(record, self) for record in records]
+
+    @cached_property
+    def environment_json(self) -> bytes:
+        json = self.environment.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES["environment"])
+        return f"{json}\n".encode()
+
+    def manifests(self) -> list[Manifest]:
+        """Every object, by dependency in name order."""
+        made = {dep.name: dep.manifests for dep in self.in_source_order()}
+        return [manifest for name in sorted(made) for manifest in made[name]]
+
+    def shard_of(self, dependency: str | DependencyPlan) -> str | None:
         """The shard directory of a dependency, or None when the environment is not split.
 
         It depends on the dependency's name and the shard count only, never on the rest
@@ -175,15 +223,25 @@ class EnvironmentPlan:
         """
         if self.shards == 1:
             return None
-        return shard_directory(_name_hash(dependency) % self.shards)
+        if isinstance(dependency, str):
+            return shard_directory(shard_key(dependency) % self.shards)
+        return shard_directory(self.shard_index(dependency))
+
+    def shard_index(self, dependency: DependencyPlan) -> int:
+        """The index of a dependency's shard (0 when the environment is not split)."""
+        return dependency.record.shard_key % self.shards
 
     def shard_directories(self) -> list[str]:
         return [shard_directory(index) for index in range(self.shards)] if self.shards > 1 else []
 
 
-@functools.cache
-def _name_hash(dependency: str) -> int:
-    # Cached: every environment (and verify) asks for the shard of the same names.
+def source_order(records: Iterable[DependencyRecord]) -> list[DependencyRecord]:
+    """Records in the order of their files: `Catalog.dependency` reads each file once."""
+    return sorted(records, key=lambda record: (record.source, record.item))
+
+
+def shard_key(dependency: str) -> int:
+    """A dependency's place among shards, from its name alone."""
     return int.from_bytes(hashlib.sha256(dependency.encode("utf-8")).digest()[:8], "big")
 
 
@@ -217,10 +275,15 @@ class DeliveryFile:
     manifests: tuple[Manifest, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     environments: tuple[EnvironmentPlan, ...]
     delivery: tuple[DeliveryFile, ...] = ()
+
+    @property
+    def records(self) -> tuple[DependencyRecord, ...]:
+        """The catalog's dependencies, in name order (`DependencyRecord.rank`)."""
+        return self.environments[0].catalog.records if self.environments else ()
 
 
 def plan_catalog(catalog: Catalog) -> Plan:
@@ -229,26 +292,21 @@ def plan_catalog(catalog: Catalog) -> Plan:
     from extgen.delivery import plan_delivery
 
     environments = []
-    shared = [_Json(dep) for dep in catalog.dependencies]
-    for name, env in catalog.environments.items():
-        dependencies = _dependencies(catalog, name, env, shared)
-        objects = sum(dep.object_count for dep in dependencies)
-        environments.append(EnvironmentPlan(name, dependencies, shard_count(objects, env)))
+    totals = object_counts(catalog)
+    for index, (name, env) in enumerate(catalog.environments.items()):
+        shards = shard_count(totals[name], env)
+        environments.append(EnvironmentPlan(name, env, index, catalog, shards))
     plan = Plan(tuple(environments))
     return Plan(plan.environments, plan_delivery(catalog, plan))
 
 
 def object_counts(catalog: Catalog) -> dict[str, int]:
     """Objects per environment, as plan_catalog makes them, without making them."""
-    counts = {}
-    for name, env in catalog.environments.items():
-        total = 0
-        for dep in catalog.dependencies:
-            target = dep.targets.get(name)
-            if target is not None:
-                total += _object_count(dep, env, target)
-        counts[name] = total
-    return counts
+    totals = [0] * len(catalog.environments)
+    for record in catalog.records:
+        for index, count in enumerate(record.counts):
+            totals[index] += count
+    return dict(zip(catalog.environments, totals, strict=True))
 
 
 def _object_count(dep: Dependency, env: Environment, target: TargetOverrides) -> int:
@@ -269,18 +327,6 @@ def _object_count(dep: Dependency, env: Environment, target: TargetOverrides) ->
 
 def _slice_count(addresses: int) -> int:
     return -(-addresses // MAX_ENDPOINTS_PER_SLICE)
-
-
-def _dependencies(
-    catalog: Catalog, env_name: str, env: Environment, shared: list[_Json]
-) -> tuple[DependencyPlan, ...]:
-    plans = []
-    env_json = _Json(env)
-    for dep, dep_json in zip(catalog.dependencies, shared, strict=True):
-        target = dep.targets.get(env_name)
-        if target is not None:
-            plans.append(DependencyPlan(dep.name, dep, env, target, dep_json, env_json))
-    return tuple(plans)
 
 
 def _manifests(dep: Dependency, env: Environment, target: TargetOverrides) -> list[Manifest]:

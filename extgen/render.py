@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 
 from extgen import __version__
+from extgen.delivery import DELIVERY_DIR
 from extgen.errors import ExtgenError
 from extgen.plan import (
     COMMON_LABELS,
@@ -34,6 +35,7 @@ from extgen.plan import (
     EnvironmentPlan,
     Manifest,
     Plan,
+    shard_directory,
 )
 from extgen.yamlio import core_value, parse_generated
 
@@ -41,7 +43,7 @@ MARKER = "DO NOT EDIT"
 # Changes whenever the same catalog and templates would give other text (planning,
 # quoting, sealing): files in OUT are then rendered again even where their seal matched.
 # tests/test_render_format.py fails when the output changes and this number does not.
-RENDER_FORMAT = 2
+RENDER_FORMAT = 3
 SEAL_DIGITS = 16
 _SEAL = re.compile(rf" \[extgen:([0-9a-f]{{{SEAL_DIGITS}}})\]$")
 _SEAL_LENGTH = len(" [extgen:]") + SEAL_DIGITS
@@ -260,6 +262,35 @@ class Renderer:
         """Where the fingerprint of a dependency's file starts (see DependencyPlan)."""
         return self.digest + b"inputs"
 
+    def directories(self, plan: Plan) -> list[str]:
+        """Every directory of OUT that holds files of the plan, relative to OUT."""
+        names = [BASE_DIR]
+        for env_plan in plan.environments:
+            names.append(env_plan.name)
+            names += [f"{env_plan.name}/{shard}" for shard in env_plan.shard_directories()]
+        names += sorted({file.path.rsplit("/", 1)[0] for file in plan.delivery})
+        return names
+
+    def directory(self, plan: Plan, directory: str) -> dict[str, PlannedFile]:
+        """The files of the plan directly in one directory of OUT (none for one that
+        holds none, see `directories`)."""
+        if directory == BASE_DIR:
+            return {f"{BASE_DIR}/{KUSTOMIZATION}": self.base()}
+        if directory.startswith(f"{DELIVERY_DIR}/"):
+            files = self.delivery_files(plan.delivery)
+            return {
+                path: file for path, file in files.items() if path.rsplit("/", 1)[0] == directory
+            }
+        name, _, shard = directory.partition("/")
+        for env_plan in plan.environments:
+            if env_plan.name == name:
+                shards = env_plan.shard_directories()
+                if not shard:
+                    return self.environment_directory(env_plan, None)
+                if shard in shards:
+                    return self.environment_directory(env_plan, shards.index(shard))
+        return {}
+
     def render(self, plan: Plan) -> dict[str, str]:
         """Every file, rendered."""
         return {path: file.text for path, file in self.planned(plan).items()}
@@ -311,22 +342,31 @@ class Renderer:
         return self.file(path, "base.yaml.j2", [expected], labels=COMMON_LABELS)
 
     def environment_files(self, env_plan: EnvironmentPlan) -> dict[str, PlannedFile]:
+        """Every file of an environment."""
+        files = self.environment_directory(env_plan, None)
+        for index in range(len(env_plan.shard_directories())):
+            files.update(self.environment_directory(env_plan, index))
+        return files
+
+    def environment_directory(
+        self, env_plan: EnvironmentPlan, shard: int | None
+    ) -> dict[str, PlannedFile]:
+        """The files directly in an environment's directory (`shard` None) or in one of
+        its shards': the dependencies' files and the kustomization that lists them."""
+        entry = f"{env_plan.name}/{KUSTOMIZATION}"
+        if shard is None and env_plan.shards > 1:
+            return {entry: self.kustomization(entry, env_plan.shard_directories(), [])}
+        directory, base = env_plan.name, f"../{BASE_DIR}"
+        if shard is not None:
+            directory, base = f"{env_plan.name}/{shard_directory(shard)}", f"../../{BASE_DIR}"
         files = {}
-        shards: dict[str | None, list[str]] = {shard: [] for shard in env_plan.shard_directories()}
-        for dep in env_plan.dependencies:
-            shard = env_plan.shard_of(dep.name)
-            directory = f"{env_plan.name}/{shard}" if shard else env_plan.name
+        resources = []
+        for dep in env_plan.shard_members(shard or 0):
             path = f"{directory}/{dep.name}.yaml"
             files[path] = self.dependency(path, dep)
-            shards.setdefault(shard, []).append(f"{dep.name}.yaml")
-        entry = f"{env_plan.name}/{KUSTOMIZATION}"
-        if env_plan.shards == 1:
-            files[entry] = self.kustomization(entry, shards.get(None, []), [f"../{BASE_DIR}"])
-            return files
-        for shard, resources in shards.items():
-            path = f"{env_plan.name}/{shard}/{KUSTOMIZATION}"
-            files[path] = self.kustomization(path, resources, [f"../../{BASE_DIR}"])
-        files[entry] = self.kustomization(entry, env_plan.shard_directories(), [])
+            resources.append(f"{dep.name}.yaml")
+        path = f"{directory}/{KUSTOMIZATION}"
+        files[path] = self.kustomization(path, resources, [base])
         return files
 
     def kustomization(self, path: str, resources: list[str], components: list[str]) -> PlannedFile:
@@ -352,6 +392,11 @@ class Renderer:
         if "\n" not in text or not is_marked(first) or _SEAL.search(first):
             raise ExtgenError(f"template {name}: the first line must be the extgen marker")
         return text
+
+
+def dependency_path(environment: str, shard: str | None, name: str) -> str:
+    """Where a dependency's file of an environment is, relative to OUT."""
+    return f"{environment}/{shard}/{name}.yaml" if shard else f"{environment}/{name}.yaml"
 
 
 def _template_line(error: BaseException) -> str | None:

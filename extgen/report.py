@@ -13,9 +13,10 @@ it in the chosen format, and nothing else formats a problem:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -67,6 +68,9 @@ class Issue:
         }
 
 
+SAY_BATCH = 4096  # lines per write
+
+
 class Reporter:
     """Collects or prints one command's result in one format; JSON is printed at the end."""
 
@@ -92,10 +96,16 @@ class Reporter:
         elif self.format == "github":
             click.echo(annotation("notice", message))
 
-    def say(self, *lines: str) -> None:
-        """Lines for the people reading the log; JSON has the same in its details."""
-        if self.format != "json" and lines:
-            click.echo("\n".join(lines), err=True)  # one write for thousands of files
+    def say(self, lines: Iterable[str]) -> None:
+        """Lines for the people reading the log; JSON has the same in its details.
+
+        Written a few thousand at a time: one write for many, never all at once.
+        """
+        if self.format == "json":
+            return
+        lines = iter(lines)
+        while chunk := list(itertools.islice(lines, SAY_BATCH)):
+            click.echo("\n".join(chunk), err=True)
 
     def diff(self, text: str) -> None:
         if self.format != "json":

@@ -7,12 +7,13 @@ nothing extra, no field different. Every problem is collected as a `Finding`.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import json
 import os
 import re
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources.abc import Traversable
@@ -25,7 +26,7 @@ from referencing import Registry, Resource
 
 from extgen.errors import ExtgenError
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.plan import Body, EnvironmentPlan, Manifest, Plan
+from extgen.plan import Body, DependencyPlan, EnvironmentPlan, Manifest, Plan
 from extgen.yamlio import parse_all_core
 
 # extgen generates these; a schema version is usable only when it has all of them.
@@ -221,24 +222,38 @@ def verify(
     """Builds every environment of the plan and checks the objects built.
 
     An environment split into shards is built shard by shard, as a deployment builds it;
-    every build runs in parallel, bounded by the CPU count.
+    every build runs in parallel, bounded by the CPU count. What each build must yield is
+    known by a digest per object (`Expected`), made an environment at a time while the
+    builds of the one before run; the objects themselves are made again only for those
+    that differ.
     """
     schema_version = _schema_version(kubernetes_version)
     found = kustomize or find_kustomize()
-    jobs = [job for env in plan.environments for job in _environment_jobs(env)]
-    # Argo CD and Flux objects are custom resources, outside the Kubernetes schema.
-    jobs += [
-        _Job(directory, directory, manifests, with_schema=False)
-        for directory, manifests in _delivery_builds(plan).items()
-    ]
-    workers = max(1, min(len(jobs), os.cpu_count() or 1))
-    # Each job checks what it built at once and keeps only its findings, so the Python
-    # work overlaps the other builds and no environment's objects are held all at once.
+    workers = max(1, os.cpu_count() or 1)
+    futures: list[Future[tuple[list[Finding], int]]] = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda job: job.run(out, found, schema_version), jobs))
+        waiting: list[Future[tuple[list[Finding], int]]] = []
+        for env in plan.environments:
+            jobs = _environment_jobs(env)
+            # At most two environments' digests are held: wait for the one before last.
+            for future in waiting:
+                future.exception()
+            waiting = [pool.submit(job.run, out, found, schema_version) for job in jobs]
+            futures += waiting
+        # Argo CD and Flux objects are custom resources, outside the Kubernetes schema.
+        for directory, manifests in _delivery_builds(plan).items():
+            job = _Job(directory, directory, _digests(manifests), with_schema=False)
+            futures.append(pool.submit(job.run, out, found, schema_version))
+        results = [future.result() for future in futures]
     findings = [finding for job_findings, _ in results for finding in job_findings]
     objects = sum(count for _, count in results)
     return VerifyReport(found, schema_version, len(plan.environments), objects, findings)
+
+
+# What a build must yield: per object, the digest of its JSON (`digest`), and where it is
+# made again if the build differs: its dependency and its place among the dependency's
+# objects, or the object itself (delivery objects, with 0).
+Expected = dict[Key, tuple[bytes, "DependencyPlan | Manifest", int]]
 
 
 @dataclass(frozen=True)
@@ -247,7 +262,7 @@ class _Job:
 
     name: str  # the environment, or the directory of delivery objects
     directory: str  # relative to OUT
-    manifests: list[Manifest]
+    expected: Expected
     with_schema: bool = True
 
     def run(
@@ -259,21 +274,47 @@ class _Job:
                 f for body in built for f in _schema_findings(self.name, body, schema_version)
             ]
         if not any(finding.object == "" for finding in findings):
-            findings.extend(_compare(self.name, self.manifests, built))
+            findings.extend(_compare(self.name, self.expected, built))
         return findings, len(built)
 
 
 def _environment_jobs(env: EnvironmentPlan) -> list[_Job]:
-    """The entry point of an environment, or each of its shards, as a deployment builds it."""
-    if env.shards == 1:
-        return [_Job(env.name, env.name, env.manifests())]
-    by_shard: dict[str | None, list[Manifest]] = {}
-    for dep in env.dependencies:
-        by_shard.setdefault(env.shard_of(dep.name), []).extend(dep.manifests)
-    return [
-        _Job(env.name, f"{env.name}/{shard}", by_shard.get(shard, []))
-        for shard in env.shard_directories()
-    ]
+    """The entry point of an environment, or each of its shards, as a deployment builds it.
+
+    The objects are made dependency by dependency in the order of the catalog's files
+    (which unpickles each file's models once, if need be), known by their digest, and
+    listed in the catalog's order (dependencies by name) for the findings' order.
+    """
+    shards: list[str | None] = [*env.shard_directories()] or [None]
+    expected: list[Expected] = [{} for _ in shards]
+    for dep in env.in_source_order():
+        into = expected[env.shard_index(dep)]
+        for index, manifest in enumerate(dep.manifests):
+            into[manifest.key()] = (digest(manifest.built()), dep, index)
+    jobs = []
+    for index, shard in enumerate(shards):
+        ordered = sorted(expected[index].items(), key=lambda item: (item[1][1].name, item[1][2]))
+        expected[index] = {}
+        directory = f"{env.name}/{shard}" if shard else env.name
+        jobs.append(_Job(env.name, directory, dict(ordered)))
+    return jobs
+
+
+def _made_again(source: DependencyPlan | Manifest, index: int) -> Body:
+    """An expected object, made again to be compared field by field."""
+    if isinstance(source, Manifest):
+        return source.built()
+    return source.manifests[index].built()
+
+
+def _digests(manifests: list[Manifest]) -> Expected:
+    return {m.key(): (digest(m.built()), m, 0) for m in manifests}
+
+
+def digest(body: Any) -> bytes:
+    """Equal for equal objects of the same types throughout (1, 1.0 and True are equal
+    in Python, not in JSON)."""
+    return hashlib.blake2b(json.dumps(body, sort_keys=True).encode(), digest_size=16).digest()
 
 
 def _delivery_builds(plan: Plan) -> dict[str, list[Manifest]]:
@@ -350,15 +391,14 @@ def _schema_error(error: Any, version: str) -> tuple[str, str]:
     return _field(path), f"invalid in the Kubernetes {version} schema: {error.message}"
 
 
-def _compare(name: str, manifests: list[Manifest], built: list[Any]) -> Iterator[Finding]:
-    expected: dict[Key, Body] = {m.key(): m.built() for m in manifests}
+def _compare(name: str, expected: Expected, built: list[Any]) -> Iterator[Finding]:
     actual: dict[Key, Any] = {}
     for body in built:
         key = _key(body)
         if key in actual:
             yield Finding(name, _object_name(key), "", "built more than once")
         actual[key] = body
-    for key, body in expected.items():
+    for key, (made, source, index) in expected.items():
         if key not in actual:
             yield Finding(
                 name,
@@ -367,9 +407,9 @@ def _compare(name: str, manifests: list[Manifest], built: list[Any]) -> Iterator
                 "missing: the catalog defines it, the build does not yield it",
             )
             continue
-        if _same(body, actual[key]):
+        if digest(actual[key]) == made:
             continue
-        for field, message in differences(body, actual[key]):
+        for field, message in differences(_made_again(source, index), actual[key]):
             yield Finding(name, _object_name(key), field, message)
     for key in (key for key in actual if key not in expected):
         yield Finding(
@@ -378,16 +418,6 @@ def _compare(name: str, manifests: list[Manifest], built: list[Any]) -> Iterator
             "",
             "unexpected: the build yields it, the catalog does not define it",
         )
-
-
-def _same(expected: Any, actual: Any) -> bool:
-    """Equal, and of the same types throughout (1, 1.0 and True are equal in Python).
-
-    The common case, checked in C; `differences` walks only the objects that differ.
-    """
-    return bool(expected == actual) and json.dumps(expected, sort_keys=True) == json.dumps(
-        actual, sort_keys=True
-    )
 
 
 def differences(

@@ -43,10 +43,9 @@ from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from extgen.catalog import parse_catalog
+from extgen.catalog import Catalog, parse_catalog
 from extgen.errors import CatalogError, ExtgenError, Problem
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.model import Catalog
 from extgen.output import apply, compare
 from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer

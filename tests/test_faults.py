@@ -21,6 +21,7 @@ import pytest
 from helpers import run, snapshot
 
 import extgen.output
+import extgen.sections
 from extgen.output import LOCK_NAME, TEMP_PREFIX
 
 KILLS = int(os.environ.get("EXTGEN_KILL_ITERATIONS", "8"))
@@ -214,6 +215,7 @@ def test_a_failure_in_the_second_writing_process_is_reported(
         real_replace(source, target)
 
     monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
+    monkeypatch.setattr(extgen.sections, "GROUP", 2)
     monkeypatch.setattr(extgen.output.os, "replace", replace_failing_in_child)
     result = run("render", "-c", str(catalog), "-o", str(out))
     monkeypatch.undo()

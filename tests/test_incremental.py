@@ -18,9 +18,8 @@ from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from test_catalog_properties import Draw, _settings, catalogs, dependencies, environments
 
-from extgen.catalog import parse_catalog
+from extgen.catalog import Catalog, parse_catalog
 from extgen.errors import CatalogError
-from extgen.model import Catalog
 from extgen.output import apply, compare
 from extgen.plan import plan_catalog
 from extgen.render import Renderer

@@ -15,6 +15,7 @@ import extgen.catalog
 import extgen.halves
 import extgen.output
 import extgen.plan
+import extgen.sections
 from extgen.model import Dependency
 from extgen.render import Renderer
 
@@ -249,18 +250,21 @@ def test_many_files_are_written_by_two_processes_alike(
     alone = tmp_path / "alone"
     assert run("render", "-c", str(catalog), "-o", str(alone)).exit_code == 0
     shared_writes: list[int] = []
-    real = extgen.output._write_in_two_processes
+    real = extgen.sections.in_two_processes_or_stop
 
-    def counting(out: Path, writes: list[extgen.output.Change]) -> None:
-        shared_writes.append(len(writes))
-        real(out, writes)
+    def counting(groups: list[list[int]], work: Any) -> list[Any]:
+        shared_writes.append(sum(len(group) for group in groups))
+        assert len(groups) > 1
+        return real(groups, work)
 
     monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
-    monkeypatch.setattr(extgen.output, "_write_in_two_processes", counting)
+    monkeypatch.setattr(extgen.sections, "GROUP", 2)
+    monkeypatch.setattr(extgen.sections, "in_two_processes_or_stop", counting)
     shared = tmp_path / "shared"
     result = run("render", "-c", str(catalog), "-o", str(shared))
     assert result.exit_code == 0, result.output
-    assert shared_writes == [len(snapshot(alone))]
+    dependency_files = [p for p in snapshot(alone) if not p.endswith("kustomization.yaml")]
+    assert shared_writes == [len(dependency_files)]
     assert snapshot(shared) == snapshot(alone)
     assert result.output.count("create ") == len(snapshot(alone))
 
@@ -298,7 +302,7 @@ def test_seals_are_judged_by_two_processes_alike(
     files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
     alone = extgen.output.compare(out, files)
     forks: list[int] = []
-    real_fork, real_dumps, parent = os.fork, extgen.halves.pickle.dumps, os.getpid()
+    real_fork, real_dump, parent = os.fork, extgen.halves.pickle.dump, os.getpid()
 
     def counting_fork() -> int:
         pid = real_fork()
@@ -306,14 +310,14 @@ def test_seals_are_judged_by_two_processes_alike(
             forks.append(pid)
         return pid
 
-    def dumps(*args: Any, **kwargs: Any) -> bytes:
+    def dump(*args: Any, **kwargs: Any) -> None:
         if child == "fails" and os.getpid() != parent:
             raise RuntimeError("the child fails")
-        return real_dumps(*args, **kwargs)
+        real_dump(*args, **kwargs)
 
     monkeypatch.setattr(extgen.output, "PARALLEL_CHECKS", 2)
     monkeypatch.setattr(extgen.halves.os, "fork", counting_fork)
-    monkeypatch.setattr(extgen.halves.pickle, "dumps", dumps)
+    monkeypatch.setattr(extgen.halves.pickle, "dump", dump)
     files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
     shared = extgen.output.compare(out, files)
     assert len(forks) == 1

@@ -82,13 +82,13 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 10**12)
     alone = load(INVALID)
     parent = os.getpid()
-    real_dumps = extgen.halves.pickle.dumps
+    real_dump = extgen.halves.pickle.dump
 
-    def dumps_failing_in_child(*args: Any, **kwargs: Any) -> bytes:
+    def dump_failing_in_child(*args: Any, **kwargs: Any) -> None:
         if os.getpid() != parent:
             raise RuntimeError("the child fails")
-        return real_dumps(*args, **kwargs)
+        real_dump(*args, **kwargs)
 
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.halves.pickle, "dumps", dumps_failing_in_child)
+    monkeypatch.setattr(extgen.halves.pickle, "dump", dump_failing_in_child)
     assert load(INVALID) == alone
