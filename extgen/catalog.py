@@ -25,8 +25,10 @@ from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
 TOP_LEVEL_KEYS = ("environments", "dependencies", "gitops")
 RESERVED_ENVIRONMENTS = frozenset({"base"})
 RESERVED_DEPENDENCIES = frozenset({"kustomization"})
-# Far above any real catalog (the benchmarks go to 50,000); it bounds time and memory.
+# Far above any real catalog (the benchmarks go to 100,000 x 4 environments); they bound
+# time and memory. A target is one dependency in one environment: one output file.
 MAX_DEPENDENCIES = 100_000
+MAX_TARGETS = 1_000_000
 
 
 def catalog_files(root: FsPath) -> list[FsPath]:
@@ -214,8 +216,8 @@ class _FileResult:
 
     problems: list[Problem] = field(default_factory=list)
     environments: list[tuple[str, Environment | None]] = field(default_factory=list)
-    # (name, index in the list, record; None for an invalid dependency)
-    dependencies: list[tuple[str, int, DependencyRecord | None]] = field(default_factory=list)
+    # (name, index in the list, record (None for an invalid dependency), targets)
+    dependencies: list[tuple[str, int, DependencyRecord | None, int]] = field(default_factory=list)
     gitops: list[GitOps | None] = field(default_factory=list)  # one item if defined here
     count: int = 0  # items in its list of dependencies, named or not
     pickled: bytes = b""  # its dependencies' models, unless kept (_Context.keep)
@@ -330,13 +332,15 @@ class _FileReader:
             # Even an invalid dependency claims its name and is checked against the
             # environments, so that one run reports all of its problems.
             targets = item.get("targets")
-            self.check_targets(path, tuple(targets) if isinstance(targets, dict) else ())
+            targets = targets if isinstance(targets, dict) else {}
+            self.check_targets(path, tuple(targets))
             record = None
             if dependency is not None:
                 plannable = self.check_policy(dependency, path, invalid)
                 if plannable and not invalid:
                     record = self.record(dependency, index)
-            self.result.dependencies.append((name, index, record))
+            count = sum(target is not None for target in targets.values())
+            self.result.dependencies.append((name, index, record, count))
 
     def check_targets(self, path: Path, target_names: tuple[Any, ...]) -> None:
         environments = self.context.environments
@@ -420,6 +424,7 @@ class _Merged:
         self.plannable = True
         self.gitops: tuple[GitOps | None, int] | None = None
         self.count = 0
+        self.targets = 0
         self.pickled: list[bytes] = []  # by file
         self._documents: dict[int, Document] = {}
 
@@ -444,7 +449,7 @@ class _Merged:
             return
         limit = MAX_DEPENDENCIES - self.count
         self.count += result.count
-        for name, index, record in result.dependencies:
+        for name, index, record, targets in result.dependencies:
             if index >= limit:
                 break
             path = ("dependencies", index, "name")
@@ -460,6 +465,14 @@ class _Merged:
                 )
                 continue
             self.dependencies[name] = (source, index)
+            self.targets += targets
+            if self.targets > MAX_TARGETS >= self.targets - targets:
+                message = (
+                    f"the catalog has more than {MAX_TARGETS} targets (a target is one"
+                    " dependency in one environment: one output file)"
+                )
+                at = self.position(source, ("dependencies", index, "targets"))
+                self.problems.append(Problem(at, message))
             if record is None:
                 self.plannable = False
             else:

@@ -21,6 +21,7 @@ Run longer with EXTGEN_FUZZ_EXAMPLES=5000 (examples per test), or with fuzz/run.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import math
@@ -30,7 +31,7 @@ import shlex
 import shutil
 import string
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,14 @@ from hypothesis import note as hypothesis_note
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
+import extgen.catalog
 from extgen.catalog import Catalog, parse_catalog
 from extgen.errors import CatalogError, ExtgenError, Problem
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.output import apply, compare
+from extgen.output import _scan
 from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer
+from extgen.sections import judge, settle
 from extgen.verify import verify
 from extgen.yamlio import other_type, parse_all_core
 
@@ -674,9 +677,11 @@ def render(catalog: Catalog) -> tuple[Plan, dict[str, str]]:
 def check_renders(
     sources: list[tuple[str, str]], catalog: Catalog, again: Catalog | None = None
 ) -> Accepted:
-    """Renders the catalog twice (the second time `again`, the same catalog read anew)."""
+    """Renders the catalog twice (the second time `again`, the same catalog read anew,
+    whose plan is kept: the valid catalogs' is of models pickled)."""
     plan, files = render(catalog)
-    assert render(again or catalog)[1] == files, "rendering twice gave different output"
+    plan, again_files = render(again or catalog)
+    assert again_files == files, "rendering twice gave different output"
     for path, text in files.items():
         first_line = text.split("\n", 1)[0]
         assert "extgen" in first_line and "DO NOT EDIT" in first_line, path
@@ -688,13 +693,27 @@ def check_valid_catalog(sources: list[tuple[str, str]]) -> Accepted:
     for file, text in sources:
         note(f"--- {file}\n{text}")
     catalog = parse_catalog(sources)
-    # The second render is of the files read in the reverse order: same bytes again.
-    accepted = check_renders(sources, catalog, parse_catalog(list(reversed(sources))))
+    # The second render is of the files read in the reverse order, and as a catalog too
+    # large to keep its models is read (pickled by file): the same bytes again.
+    with models_pickled():
+        again = parse_catalog(list(reversed(sources)))
+    assert all(record.model is None for record in again.records)
+    accepted = check_renders(sources, catalog, again)
     files = accepted.files
     assert set(catalog.environments) == {path.split("/")[0] for path in files} - {"base"}
     for env in catalog.environments:
         assert f"{env}/kustomization.yaml" in files
     return accepted
+
+
+@contextlib.contextmanager
+def models_pickled() -> Iterator[None]:
+    """Catalogs read meanwhile keep their models pickled, as large ones do."""
+    kept, extgen.catalog.KEEP_MODELS_BYTES = extgen.catalog.KEEP_MODELS_BYTES, -1
+    try:
+        yield
+    finally:
+        extgen.catalog.KEEP_MODELS_BYTES = kept
 
 
 def check_tricky_text(
@@ -804,9 +823,12 @@ class Overlays:
     def add(self, accepted: Accepted) -> None:
         """Writes the output as `extgen render` does; writing it again must change nothing."""
         out = self.root / f"round-{self.rounds}" / f"catalog-{len(self.pending):05d}"
-        apply(out, compare(out, accepted.files))
-        again = [c.path for c in compare(out, accepted.files) if c.action != "unchanged"]
-        assert not again, f"a second render into the same directory changes {again}"
+        outcome = judge(out, accepted.plan, RENDERER, _scan(out))
+        settle(outcome, write=True)
+        written = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*.yaml")}
+        assert written == accepted.files, "the files written are not the files rendered"
+        again = judge(out, accepted.plan, RENDERER, _scan(out)).counts()
+        assert again["unchanged"] == len(written), f"a second render changes files: {again}"
         alone = self.alone_every > 0 and self.counts["catalogs written"] % self.alone_every == 0
         self.counts["catalogs written"] += 1
         self.pending.append((out, accepted, alone))

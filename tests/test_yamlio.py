@@ -34,6 +34,24 @@ def test_total_dependencies_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     ]
 
 
+def test_total_targets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environments are not bounded; targets (output files) are."""
+    monkeypatch.setattr(extgen.catalog, "MAX_TARGETS", 3)
+    env = "environments: {dev: {namespace: a}, prod: {namespace: a}}\n"
+    deps = (
+        "dependencies:\n  - {name: d0, targets: {dev: d.example.com, prod: null}}\n"
+        "  - {name: d1, targets: {dev: d.example.com, prod: d.example.com}}\n"
+    )
+    more = deps.replace("d0", "e0").replace("d1", "e1")
+    assert parse_catalog([("a.yaml", env + deps)])  # 3 targets: the most allowed
+    with pytest.raises(CatalogError) as raised:
+        parse_catalog([("a.yaml", env + deps), ("b.yaml", more)])
+    assert [p.format() for p in raised.value.problems] == [
+        "b.yaml:2:25: error: the catalog has more than 3 targets (a target is one"
+        " dependency in one environment: one output file)"
+    ]
+
+
 def test_nesting_depth_is_bounded() -> None:
     text = "environments: " + "[" * 100 + "]" * 100 + "\n"
     with pytest.raises(CatalogError) as raised:
