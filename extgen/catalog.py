@@ -47,12 +47,33 @@ def read_catalog(root: FsPath) -> Catalog:
     sources = []
     for path in catalog_files(root):
         try:
-            sources.append((str(path), path.read_text(encoding="utf-8")))
-        except UnicodeDecodeError as error:
-            raise ExtgenError(f"{path}: not UTF-8 text ({error.reason})") from None
+            size = path.stat().st_size
         except OSError as error:
             raise ExtgenError(f"{path}: cannot read: {error.strerror}") from None
-    return parse_catalog(sources)
+        sources.append(_Source(str(path), size, path))
+    return _parse(sources)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A catalog file: its name, its size, and its text, given or read when needed (the
+    files of a large catalog are never all in memory at once)."""
+
+    name: str
+    size: int
+    path: FsPath | None = None
+    given: str | None = None
+
+    def text(self) -> str:
+        if self.given is not None:
+            return self.given
+        assert self.path is not None
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise ExtgenError(f"{self.path}: not UTF-8 text ({error.reason})") from None
+        except OSError as error:
+            raise ExtgenError(f"{self.path}: cannot read: {error.strerror}") from None
 
 
 # Catalogs of up to this much YAML keep their dependencies' models from validation to
@@ -129,23 +150,25 @@ class Catalog:
 
 
 def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
-    """(file name, text) pairs -> Catalog; raises CatalogError listing every problem.
+    """(file name, text) pairs -> Catalog; raises CatalogError listing every problem."""
+    return _parse([_Source(name, len(text), given=text) for name, text in sources])
 
-    Each file is judged whole on its own, knowing every environment (`_environments`),
-    so that it can be let go before the next; only names are compared across files.
-    """
-    texts = tuple(sources)
-    environments = _environments(texts)
-    keep = sum(len(text) for _, text in texts) <= KEEP_MODELS_BYTES
+
+def _parse(sources: Sequence[_Source]) -> Catalog:
+    """Each file is judged whole on its own, knowing every environment (`_environments`),
+    so that it can be let go before the next; only names are compared across files."""
+    environments = _environments(sources)
+    keep = sum(source.size for source in sources) <= KEEP_MODELS_BYTES
     while True:
-        merged = _Merged(texts)
-        for index, result in enumerate(_read_files(texts, _Context(environments, keep))):
+        merged = _Merged(sources)
+        for index, result in enumerate(_read_files(sources, _Context(environments, keep))):
             merged.add(index, result)
         found = {name: model for name, (model, _) in merged.environments.items()}
-        if found.keys() == environments.keys():
+        if found == environments:
             break
         # A file defined environments that _may_define_environments passed over (it
-        # cannot, but the files are then judged again rather than judged wrongly).
+        # cannot), or a file changed since the first look: the files are judged again
+        # rather than judged wrongly.
         environments = found
     merged.check()
     if merged.problems:
@@ -153,18 +176,19 @@ def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
     return merged.catalog()
 
 
-def _environments(sources: Sequence[tuple[str, str]]) -> dict[str, Environment | None]:
+def _environments(sources: Sequence[_Source]) -> dict[str, Environment | None]:
     """Every environment as its first valid definition gives it (None: invalid).
 
     A first look at the files that may define environments, before the files are judged
     one by one; their problems are reported when they are.
     """
     found: dict[str, Environment | None] = {}
-    for file, text in sources:
+    for source in sources:
+        text = source.text()
         if not _may_define_environments(text):
             continue
         try:
-            data = load_document(text, file).data
+            data = load_document(text, source.name).data
         except YamlError:
             continue
         section = data.get("environments") if isinstance(data, dict) else None
@@ -223,15 +247,15 @@ class _FileResult:
     pickled: bytes = b""  # its dependencies' models, unless kept (_Context.keep)
 
 
-def _read_files(sources: Sequence[tuple[str, str]], context: _Context) -> list[_FileResult]:
+def _read_files(sources: Sequence[_Source], context: _Context) -> list[_FileResult]:
     """Each file judged, in order; a large catalog of several files by two processes
     (`in_two_processes`: the child sends back its results, records and problems)."""
 
-    def judge(items: Sequence[tuple[int, tuple[str, str]]]) -> list[_FileResult]:
-        return [_FileReader(index, file, context).read(text) for index, (file, text) in items]
+    def judge(items: Sequence[tuple[int, _Source]]) -> list[_FileResult]:
+        return [_FileReader(index, s.name, context).read(s.text()) for index, s in items]
 
     items = list(enumerate(sources))
-    if sum(len(text) for _, text in sources) < PARALLEL_BYTES:
+    if sum(source.size for source in sources) < PARALLEL_BYTES:
         return judge(items)
     return in_two_processes(items, judge)
 
@@ -415,7 +439,7 @@ class _Merged:
     """The files' results, merged in order: names defined twice, the number of
     dependencies and the delivery names are judged here."""
 
-    def __init__(self, sources: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, sources: Sequence[_Source]) -> None:
         self.sources = sources
         self.problems: list[Problem] = []
         self.environments: dict[str, tuple[Environment | None, int]] = {}
@@ -431,7 +455,7 @@ class _Merged:
     def position(self, source: int, path: Path, *, key: bool = False) -> Position:
         """A position in a file (judged already, and so read without error)."""
         if source not in self._documents:
-            file, text = self.sources[source]
+            file, text = self.sources[source].name, self.sources[source].text()
             self._documents[source] = load_document(text, file)
         return self._documents[source].position(path, key=key)
 

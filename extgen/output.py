@@ -71,13 +71,16 @@ class Found:
     files in brief, by directory (relative to OUT, "" for OUT itself)."""
 
     kinds: dict[str, str]  # relative path -> "dir", "file" (not extgen's), "link" or "other"
-    # directory -> pickled {relative path: render.brief of its first line and the rest}
+    # directory -> pickled {file name: render.brief of its first line and the rest}
     sections: dict[str, bytes]
 
     def owned_in(self, directory: str) -> dict[str, bytes]:
-        """extgen's files directly in a directory, known by their brief."""
+        """extgen's files directly in a directory, by path, known by their brief."""
         data = self.sections.get(directory)
-        return pickle.loads(data) if data is not None else {}
+        if data is None:
+            return {}
+        prefix = f"{directory}/" if directory else ""
+        return {prefix + name: brief for name, brief in pickle.loads(data).items()}
 
     @property
     def owned(self) -> dict[str, bytes]:
@@ -118,7 +121,7 @@ def _scan(out: Path) -> Found:
                         found.kinds[relative] = "file"
                     else:
                         marker, _, rest = data.partition(b"\n")
-                        owned[relative] = brief(marker, rest)
+                        owned[entry.name] = brief(marker, rest)
                 else:
                     found.kinds[relative] = "other"
         if owned:

@@ -90,7 +90,7 @@ _NOT_IN_DEPENDENCY_FILES = {
     "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
     "dependency": {"allow_internal", "targets"},
 }
-DIGEST_SIZE = hashlib.sha256().digest_size
+DIGEST_SIZE = 16  # of a target's inputs: a seal has 64 bits
 _NO_TARGET = bytes(DIGEST_SIZE)
 
 
@@ -118,7 +118,7 @@ def summarize(
             common = dep.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES["dependency"]).encode()
         counts.append(_object_count(dep, env, target))
         part = f"\n{type(target).__name__}:{target.model_dump_json()}\n".encode()
-        digests.append(hashlib.sha256(common + part).digest())
+        digests.append(hashlib.blake2b(common + part, digest_size=DIGEST_SIZE).digest())
     return tuple(counts), b"".join(digests)
 
 

@@ -43,10 +43,9 @@ MARKER = "DO NOT EDIT"
 # Changes whenever the same catalog and templates would give other text (planning,
 # quoting, sealing): files in OUT are then rendered again even where their seal matched.
 # tests/test_render_format.py fails when the output changes and this number does not.
-RENDER_FORMAT = 3
+RENDER_FORMAT = 4
 SEAL_DIGITS = 16
 _SEAL = re.compile(rf" \[extgen:([0-9a-f]{{{SEAL_DIGITS}}})\]$")
-_SEAL_LENGTH = len(" [extgen:]") + SEAL_DIGITS
 BASE_DIR = "base"
 OBJECTS_TEMPLATE = "objects.yaml.j2"
 KUSTOMIZATION = "kustomization.yaml"
@@ -187,31 +186,33 @@ class PlannedFile:
     def is_current(self, brief: bytes) -> bool:
         """Whether a file in OUT, known by its `brief`, is exactly what rendering this
         file would give."""
-        seal = _seal_of_digest(self.fingerprint, brief[:_DIGEST_SIZE])
-        return brief[_DIGEST_SIZE:] == f" [extgen:{seal}]".encode()
+        rest, seal = brief[:_REST_DIGEST_SIZE], brief[_REST_DIGEST_SIZE:]
+        return len(seal) == SEAL_DIGITS // 2 and seal == _seal_of_digest(self.fingerprint, rest)
 
 
 def brief(marker: bytes, rest: bytes) -> bytes:
     """What a file in OUT is judged current by: the digest of its text below the marker
-    line, then the end of the marker line, where the seal is: 58 bytes per file, however
-    long the file."""
-    return rest_digest(rest) + marker[-_SEAL_LENGTH:]
+    line, then the seal at the end of that line, if any: 24 bytes per file, however long
+    the file."""
+    sealed = _SEAL_BYTES.search(marker)
+    return rest_digest(rest) + (bytes.fromhex(sealed.group(1).decode()) if sealed else b"")
 
 
 def rest_digest(rest: bytes) -> bytes:
     """The digest of a file's text below its marker line, as seals cover it."""
-    return hashlib.sha256(rest).digest()
+    return hashlib.blake2b(rest, digest_size=_REST_DIGEST_SIZE).digest()
 
 
-_DIGEST_SIZE = hashlib.sha256().digest_size
+_REST_DIGEST_SIZE = 16
+_SEAL_BYTES = re.compile(rb" \[extgen:([0-9a-f]{%d})\]\Z" % SEAL_DIGITS)
 
 
 def _seal(fingerprint: bytes, rest: str) -> str:
-    return _seal_of_digest(fingerprint, rest_digest(rest.encode("utf-8")))
+    return _seal_of_digest(fingerprint, rest_digest(rest.encode("utf-8"))).hex()
 
 
-def _seal_of_digest(fingerprint: bytes, rest_digest: bytes) -> str:
-    return hashlib.sha256(fingerprint + rest_digest).hexdigest()[:SEAL_DIGITS]
+def _seal_of_digest(fingerprint: bytes, rest_digest: bytes) -> bytes:
+    return hashlib.sha256(fingerprint + rest_digest).digest()[: SEAL_DIGITS // 2]
 
 
 class Renderer:

@@ -14,6 +14,7 @@ with many, two processes share them, file by file.
 from __future__ import annotations
 
 import itertools
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,7 +109,9 @@ class Outcome:
 
 
 # (directory, its other changes, (environment, rank, code) of its dependency files)
-_Judged = tuple[str, list[Change], list[tuple[int, int, int]]]
+# (directory, its other changes, the ranks of its dependency files' records and, by
+# environment index times 8 plus action, what each needs), compact to cross processes
+_Judged = tuple[str, list[Change], "array[int]", "array[int]"]
 
 
 def judge(out: Path, plan: Plan, renderer: Renderer, found: Found) -> Outcome:
@@ -131,11 +134,11 @@ def judge(out: Path, plan: Plan, renderer: Renderer, found: Found) -> Outcome:
         judged = in_two_processes(directories, work)
     else:
         judged = work(directories)
-    for directory, others, codes in judged:
+    for directory, others, ranks, codes in judged:
         if others:
             outcome.others[directory] = others
-        for env_index, rank, code in codes:
-            outcome.actions[env_index][rank] = code
+        for rank, code in zip(ranks, codes, strict=True):
+            outcome.actions[code >> 3][rank] = code & 7
     outcome.moved = _moves(outcome)
     return outcome
 
@@ -143,16 +146,19 @@ def judge(out: Path, plan: Plan, renderer: Renderer, found: Found) -> Outcome:
 def _judge_directory(outcome: Outcome, found: Found, directory: str) -> _Judged:
     files = outcome.renderer.directory(outcome.plan, directory) if directory else {}
     changes = compare(outcome.out, files, found, defer=True, owned=found.owned_in(directory))
-    others, codes = [], []
+    others, ranks, codes = [], array("q"), array("q")
     for change in changes:
         file = files.get(change.path)
         dep = file.dependency if isinstance(file, PlannedFile) else None
         if dep is None or not (change.deferred or change.action == "unchanged"):
-            others.append(change)  # rendered already: its own templates (NONE)
+            # Rendered (and compared) already; kept without its text, which `settle`
+            # renders again. A dependency's file here has its own templates (NONE).
+            others.append(Change(change.path, change.action, None, None))
         else:
             code = PENDING if change.action == "update" else CODES[change.action]
-            codes.append((dep.environment_plan.index, dep.record.rank, code))
-    return directory, others, codes
+            ranks.append(dep.record.rank)
+            codes.append(dep.environment_plan.index << 3 | code)
+    return directory, others, ranks, codes
 
 
 def _moves(outcome: Outcome) -> dict[str, list[str]]:
@@ -176,41 +182,81 @@ def _moves(outcome: Outcome) -> dict[str, list[str]]:
 
 
 def settle(outcome: Outcome, *, write: bool, diff: bool = False) -> None:
-    """Renders the dependency files that need it, in the order of the catalog's files,
-    and writes them (`write`) or makes their diffs (`diff`); then, when writing, applies
-    the other changes: writes, then deletions (`output.apply`)."""
+    """Renders the files that need it and writes them (`write`) or makes their diffs
+    (`diff`); when writing, deletes the files no longer produced, once all are written.
+
+    The dependency files are rendered in the order of the catalog's files, the other
+    files a directory at a time; with many, two processes share the work.
+    """
     plan = outcome.plan
     wanted = (CREATE, PENDING) if write or diff else (PENDING,)
-    groups = _groups(plan, outcome.actions, wanted)
-    total = sum(len(group) for group in groups)
+    items: list[tuple[str, array[int]]] = [
+        ("", group) for group in _groups(plan, outcome.actions, wanted)
+    ]
+    if write or diff:
+        items += [
+            (directory, array("q"))
+            for directory, changes in outcome.others.items()
+            if any(change.action in ("create", "update") for change in changes)
+        ]
+    total = sum(len(group) or len(outcome.others[directory]) for directory, group in items)
 
-    def work(chunk: Sequence[list[int]]) -> list[list[tuple[int, int, str | None]]]:
-        return [_settle_group(outcome, group, write, diff) for group in chunk]
+    def work(chunk: Sequence[tuple[str, array[int]]]) -> list[list[_Settled]]:
+        return [
+            _settle_directory(outcome, directory, write, diff)
+            if directory
+            else _settle_group(outcome, group, write, diff)
+            for directory, group in chunk
+        ]
 
     if total >= output.PARALLEL_WRITES:
-        results = in_two_processes_or_stop(groups, work)
+        results = in_two_processes_or_stop(items, work)
     else:
-        results = work(groups)
+        results = work(items)
     environments, records = plan.environments, plan.records
     for key, code, text in itertools.chain.from_iterable(results):
+        if isinstance(key, str):
+            if text is not None:
+                outcome.diffs[key] = text
+            continue
         env_plan = environments[key % len(environments)]
         outcome.actions[env_plan.index][key // len(environments)] = code
         if text is not None:
             dep = DependencyPlan(records[key // len(environments)], env_plan)
             outcome.diffs[_path(env_plan, dep)] = text
+    deletions = [c for changes in outcome.others.values() for c in changes if c.action == "delete"]
     if diff:
-        for changes in outcome.others.values():
-            for change in changes:
-                if change.action != "unchanged":
-                    outcome.diffs[change.path] = change.diff(outcome.out)
+        for change in deletions:
+            outcome.diffs[change.path] = change.diff(outcome.out)
     if write:
-        apply(outcome.out, itertools.chain.from_iterable(outcome.others.values()))
+        apply(outcome.out, deletions)
+
+
+# (a dependency file's key, or another file's path; its action; its diff, if asked for)
+_Settled = tuple[int | str, int, str | None]
+
+
+def _settle_directory(outcome: Outcome, directory: str, write: bool, diff: bool) -> list[_Settled]:
+    """Renders again, and writes or diffs, the other files of one directory."""
+    files = outcome.renderer.directory(outcome.plan, directory)
+    settled: list[_Settled] = []
+    made: set[str] = set()
+    for change in outcome.others[directory]:
+        if change.action not in ("create", "update"):
+            continue
+        text = files[change.path].text
+        if write:
+            write_file(outcome.out, change.path, text, made)
+        if diff:
+            old = read_text(outcome.out, change.path) if change.action == "update" else None
+            settled.append((change.path, NONE, unified_diff(change.path, old, text)))
+    return settled
 
 
 GROUP = 64  # files to render per group, when the models are kept
 
 
-def _groups(plan: Plan, actions: list[bytearray], wanted: tuple[int, ...]) -> list[list[int]]:
+def _groups(plan: Plan, actions: list[bytearray], wanted: tuple[int, ...]) -> list[array[int]]:
     """The (record, environment) pairs whose files are to be rendered, as keys
     (rank * environments + index), grouped by catalog file in the files' order (and in
     groups of about GROUP when the models are kept)."""
@@ -223,12 +269,12 @@ def _groups(plan: Plan, actions: list[bytearray], wanted: tuple[int, ...]) -> li
         for record in plan.records
         if any(actions[env.index][record.rank] in wanted for env in environments)
     ]
-    groups: list[list[int]] = []
+    groups: list[array[int]] = []
     last = -1
     for record in source_order(records):
         # A file's models read again are read by one process; kept ones are shared out.
         if record.source != last or (record.model is not None and len(groups[-1]) >= GROUP):
-            groups.append([])
+            groups.append(array("q"))
             last = record.source
         for env in environments:
             if actions[env.index][record.rank] in wanted:
@@ -240,13 +286,11 @@ def _path(env_plan: EnvironmentPlan, dep: DependencyPlan) -> str:
     return dependency_path(env_plan.name, env_plan.shard_of(dep), dep.name)
 
 
-def _settle_group(
-    outcome: Outcome, group: list[int], write: bool, diff: bool
-) -> list[tuple[int, int, str | None]]:
+def _settle_group(outcome: Outcome, group: array[int], write: bool, diff: bool) -> list[_Settled]:
     """Renders one catalog file's dependency files (or some of them); (key, action, diff)
     of each whose action was pending or whose diff is asked for."""
     environments, records = outcome.plan.environments, outcome.plan.records
-    settled = []
+    settled: list[_Settled] = []
     made: set[str] = set()
     for key in group:
         env_plan = environments[key % len(environments)]

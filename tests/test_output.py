@@ -250,12 +250,14 @@ def test_many_files_are_written_by_two_processes_alike(
     alone = tmp_path / "alone"
     assert run("render", "-c", str(catalog), "-o", str(alone)).exit_code == 0
     shared_writes: list[int] = []
+    shared_directories: list[str] = []
     real = extgen.sections.in_two_processes_or_stop
 
-    def counting(groups: list[list[int]], work: Any) -> list[Any]:
-        shared_writes.append(sum(len(group) for group in groups))
-        assert len(groups) > 1
-        return real(groups, work)
+    def counting(items: list[tuple[str, list[int]]], work: Any) -> list[Any]:
+        shared_writes.append(sum(len(group) for directory, group in items if not directory))
+        shared_directories.extend(directory for directory, _ in items if directory)
+        assert len(items) > 1
+        return real(items, work)
 
     monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
     monkeypatch.setattr(extgen.sections, "GROUP", 2)
@@ -265,6 +267,8 @@ def test_many_files_are_written_by_two_processes_alike(
     assert result.exit_code == 0, result.output
     dependency_files = [p for p in snapshot(alone) if not p.endswith("kustomization.yaml")]
     assert shared_writes == [len(dependency_files)]
+    others = {p.rsplit("/", 1)[0] for p in snapshot(alone) if p.endswith("kustomization.yaml")}
+    assert sorted(shared_directories) == sorted(others)
     assert snapshot(shared) == snapshot(alone)
     assert result.output.count("create ") == len(snapshot(alone))
 
