@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from extgen.errors import ExtgenError
-from extgen.halves import in_two_processes, in_two_processes_or_stop
+from extgen.halves import child_result, in_two_processes, in_two_processes_or_stop, start_child
 from extgen.render import PlannedFile, brief, is_marked
 
 Action = Literal["create", "update", "delete", "unchanged"]
@@ -144,34 +144,15 @@ class Scan:
         self.pid = 0
         if not (out.is_dir() and hasattr(os, "fork")):
             return
-        reader, writer = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child
-            os.close(reader)
-            try:
-                result: tuple[str, object] = ("found", _scan(out))
-            except ExtgenError as error:
-                result = ("error", error.message)
-            except BaseException as error:
-                result = ("error", f"cannot read {out}: {error!r}")
-            try:
-                with os.fdopen(writer, "wb") as pipe:
-                    pickle.dump(result, pipe, protocol=pickle.HIGHEST_PROTOCOL)
-            finally:
-                os._exit(0)
-        os.close(writer)
-        self.pid, self.reader = pid, reader
+        self.pid, self.reader = start_child(
+            lambda: _scan(out), lambda error: f"cannot read {out}: {error!r}"
+        )
 
     def result(self) -> Found:
         if not self.pid:
             return _scan(self.out)
-        with os.fdopen(self.reader, "rb") as pipe:
-            try:
-                # Our own child's pickle, from before this process read anything untrusted.
-                kind, value = pickle.load(pipe)
-            except Exception:  # stopped before or while it wrote
-                kind, value = "error", "the scanning process stopped"
-        os.waitpid(self.pid, 0)
+        # Our own child's, from before this process read anything untrusted.
+        kind, value = child_result(self.pid, self.reader, "the scanning process stopped")
         self.pid = 0
         if kind == "error":
             raise ExtgenError(str(value))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from extgen.cli import cli
@@ -68,3 +70,18 @@ def snapshot(directory: Path) -> dict[str, bytes]:
         elif path.is_file():
             files[relative] = path.read_bytes()
     return files
+
+
+def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The children forked from now on (their pids, as forked), until the patch is undone."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def counting_fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", counting_fork)
+    return forks

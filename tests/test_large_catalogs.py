@@ -4,13 +4,12 @@ output, the log and every check must be what a small catalog's way gives."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run, snapshot, write_catalog
+from helpers import count_forks, run, snapshot, write_catalog
 
 import extgen.catalog
 import extgen.halves
@@ -94,16 +93,7 @@ def test_a_large_catalog_renders_the_same_files_and_log(
     tmp_path: Path, large: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     catalog = write_catalog(tmp_path, FILES)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(extgen.halves.os, "fork", counting_fork)
+    forks = count_forks(monkeypatch)
     monkeypatch.setattr(extgen.sections, "GROUP", 2)
     got = render(catalog, tmp_path / "large")
     monkeypatch.undo()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import run, snapshot, write_catalog
+from helpers import count_forks, run, snapshot, write_catalog
 
 import extgen.catalog
 import extgen.halves
@@ -305,14 +305,7 @@ def test_seals_are_judged_by_two_processes_alike(
     path.write_text(path.read_text().replace("orders.dev.example.com", "evil.example.com"))
     files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
     alone = extgen.output.compare(out, files)
-    forks: list[int] = []
-    real_fork, real_dump, parent = os.fork, extgen.halves.pickle.dump, os.getpid()
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
+    real_dump, parent = extgen.halves.pickle.dump, os.getpid()
 
     def dump(*args: Any, **kwargs: Any) -> None:
         if child == "fails" and os.getpid() != parent:
@@ -320,7 +313,7 @@ def test_seals_are_judged_by_two_processes_alike(
         real_dump(*args, **kwargs)
 
     monkeypatch.setattr(extgen.output, "PARALLEL_CHECKS", 2)
-    monkeypatch.setattr(extgen.halves.os, "fork", counting_fork)
+    forks = count_forks(monkeypatch)
     monkeypatch.setattr(extgen.halves.pickle, "dump", dump)
     files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
     shared = extgen.output.compare(out, files)

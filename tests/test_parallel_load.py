@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+from helpers import count_forks
 
 import extgen.catalog
 import extgen.halves
@@ -58,17 +59,9 @@ def test_two_processes_load_what_one_does(
 ) -> None:
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 10**12)
     alone = load(sources)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def counting_fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
 
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.halves.os, "fork", counting_fork)
+    forks = count_forks(monkeypatch)
     assert load(sources) == alone
     assert len(forks) == 1
     if sources is INVALID:
