@@ -88,8 +88,8 @@ class DependencyRecord:
     """What planning needs of one valid dependency, without its model.
 
     `counts` and `digests` follow the order of `Catalog.environments`: the objects the
-    dependency makes in each environment (0 where it has no target) and, 32 bytes each, a
-    digest of what its file there is made from (`plan.summarize`).
+    dependency makes in each environment (0 where it has no target) and, DIGEST_SIZE bytes
+    each, a digest of what its file there is made from (`plan.summarize`).
     """
 
     name: str
@@ -232,6 +232,11 @@ class _Context:
     @functools.cached_property
     def order(self) -> tuple[str, ...]:
         return tuple(sorted(self.environments))
+
+    @functools.cached_property
+    def valid(self) -> dict[str, Environment]:
+        """The environments whose settings are valid."""
+        return {name: env for name, env in self.environments.items() if env is not None}
 
 
 @dataclass
@@ -396,10 +401,7 @@ class _FileReader:
         return plannable
 
     def record(self, dependency: Dependency, index: int) -> DependencyRecord:
-        environments = {
-            name: env for name, env in self.context.environments.items() if env is not None
-        }
-        counts, digests = summarize(dependency, self.context.order, environments)
+        counts, digests = summarize(dependency, self.context.order, self.context.valid)
         model = dependency if self.context.keep else None
         if model is None:
             self.models += [None] * (index - len(self.models)) + [dependency]
@@ -465,7 +467,8 @@ class _Merged:
         for name, environment in result.environments:
             path: Path = ("environments", name)
             if name in self.environments:
-                self.twice("environment", name, self.environments[name][1], source, path, True)
+                first = (self.environments[name][1], path)
+                self.twice(f"environment {name!r}", first, (source, path), key=True)
             else:
                 self.environments[name] = (environment, source)
         if result.count and self.count >= MAX_DEPENDENCIES:
@@ -476,17 +479,11 @@ class _Merged:
         for name, index, record, targets in result.dependencies:
             if index >= limit:
                 break
-            path = ("dependencies", index, "name")
             if name in self.dependencies:
                 first_source, first_index = self.dependencies[name]
-                first: Path = ("dependencies", first_index, "name")
-                self.problems.append(
-                    Problem(
-                        self.position(source, path),
-                        f"dependency {name!r} is defined twice"
-                        f" (first at {self.position(first_source, first)})",
-                    )
-                )
+                first = (first_source, ("dependencies", first_index, "name"))
+                here = (source, ("dependencies", index, "name"))
+                self.twice(f"dependency {name!r}", first, here, key=False)
                 continue
             self.dependencies[name] = (source, index)
             self.targets += targets
@@ -505,7 +502,9 @@ class _Merged:
             self.too_many(source, limit)
         for gitops in result.gitops:
             if self.gitops is not None:
-                self.twice("gitops", "", self.gitops[1], source, ("gitops",), True)
+                first = (self.gitops[1], ("gitops",))
+                hint = "; define it in one file"
+                self.twice("'gitops'", first, (source, ("gitops",)), key=True, hint=hint)
             else:
                 self.gitops = (gitops, source)
 
@@ -513,13 +512,19 @@ class _Merged:
         message = f"the catalog has more than {MAX_DEPENDENCIES} dependencies"
         self.problems.append(Problem(self.position(source, ("dependencies", index)), message))
 
-    def twice(self, what: str, name: str, first: int, source: int, path: Path, key: bool) -> None:
-        earlier = self.position(first, path, key=key)
-        if what == "gitops":
-            message = f"'gitops' is defined twice (first at {earlier}); define it in one file"
-        else:
-            message = f"{what} {name!r} is defined twice (first at {earlier})"
-        self.problems.append(Problem(self.position(source, path, key=key), message))
+    def twice(
+        self,
+        what: str,
+        first: tuple[int, Path],
+        here: tuple[int, Path],
+        *,
+        key: bool,
+        hint: str = "",
+    ) -> None:
+        """`what` is defined at `here` (file, path) after `first`."""
+        earlier = self.position(*first, key=key)
+        message = f"{what} is defined twice (first at {earlier}){hint}"
+        self.problems.append(Problem(self.position(*here, key=key), message))
 
     def check(self) -> None:
         """Rules between the gitops settings and the environments, once all are read."""

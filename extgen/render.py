@@ -357,13 +357,14 @@ class Renderer:
         entry = f"{env_plan.name}/{KUSTOMIZATION}"
         if shard is None and env_plan.shards > 1:
             return {entry: self.kustomization(entry, env_plan.shard_directories(), [])}
+        name = None if shard is None else shard_directory(shard)
         directory, base = env_plan.name, f"../{BASE_DIR}"
-        if shard is not None:
-            directory, base = f"{env_plan.name}/{shard_directory(shard)}", f"../../{BASE_DIR}"
+        if name is not None:
+            directory, base = f"{env_plan.name}/{name}", f"../../{BASE_DIR}"
         files = {}
         resources = []
         for dep in env_plan.shard_members(shard or 0):
-            path = f"{directory}/{dep.name}.yaml"
+            path = dependency_path(env_plan.name, name, dep.name)
             files[path] = self.dependency(path, dep)
             resources.append(f"{dep.name}.yaml")
         path = f"{directory}/{KUSTOMIZATION}"

@@ -94,7 +94,7 @@ class Outcome:
             for dep in env_plan.shard_members(shards.index(shard) if shard else 0):
                 code = actions[dep.record.rank]
                 if code != NONE:
-                    entries.append((f"{directory}/{dep.name}.yaml", ACTIONS[code]))
+                    entries.append((_path(env_plan, dep), ACTIONS[code]))
         return entries
 
     def counts(self) -> dict[str, int]:
@@ -108,10 +108,9 @@ class Outcome:
         return counts
 
 
-# (directory, its other changes, (environment, rank, code) of its dependency files)
-# (directory, its other changes, the ranks of its dependency files' records and, by
-# environment index times 8 plus action, what each needs), compact to cross processes
-_Judged = tuple[str, list[Change], "array[int]", "array[int]"]
+# (directory, its other changes, the keys of its dependency files (`_key`) and what each
+# needs), compact to cross processes
+_Judged = tuple[str, list[Change], "array[int]", bytes]
 
 
 def judge(out: Path, plan: Plan, renderer: Renderer, found: Found) -> Outcome:
@@ -134,11 +133,12 @@ def judge(out: Path, plan: Plan, renderer: Renderer, found: Found) -> Outcome:
         judged = in_two_processes(directories, work)
     else:
         judged = work(directories)
-    for directory, others, ranks, codes in judged:
+    count = len(plan.environments)
+    for directory, others, keys, codes in judged:
         if others:
             outcome.others[directory] = others
-        for rank, code in zip(ranks, codes, strict=True):
-            outcome.actions[code >> 3][rank] = code & 7
+        for key, code in zip(keys, codes, strict=True):
+            outcome.actions[key % count][key // count] = code
     outcome.moved = _moves(outcome)
     return outcome
 
@@ -146,7 +146,7 @@ def judge(out: Path, plan: Plan, renderer: Renderer, found: Found) -> Outcome:
 def _judge_directory(outcome: Outcome, found: Found, directory: str) -> _Judged:
     files = outcome.renderer.directory(outcome.plan, directory) if directory else {}
     changes = compare(outcome.out, files, found, defer=True, owned=found.owned_in(directory))
-    others, ranks, codes = [], array("q"), array("q")
+    others, keys, codes = [], array("q"), bytearray()
     for change in changes:
         file = files.get(change.path)
         dep = file.dependency if isinstance(file, PlannedFile) else None
@@ -155,10 +155,9 @@ def _judge_directory(outcome: Outcome, found: Found, directory: str) -> _Judged:
             # renders again. A dependency's file here has its own templates (NONE).
             others.append(Change(change.path, change.action, None, None))
         else:
-            code = PENDING if change.action == "update" else CODES[change.action]
-            ranks.append(dep.record.rank)
-            codes.append(dep.environment_plan.index << 3 | code)
-    return directory, others, ranks, codes
+            keys.append(_key(dep.record.rank, dep.environment_plan))
+            codes.append(PENDING if change.action == "update" else CODES[change.action])
+    return directory, others, keys, bytes(codes)
 
 
 def _moves(outcome: Outcome) -> dict[str, list[str]]:
@@ -256,14 +255,19 @@ def _settle_directory(outcome: Outcome, directory: str, write: bool, diff: bool)
 GROUP = 64  # files to render per group, when the models are kept
 
 
+def _key(rank: int, env_plan: EnvironmentPlan) -> int:
+    """A dependency's file in one environment, as one number: the record's rank times
+    the number of environments, plus the environment's index."""
+    return rank * len(env_plan.catalog.environments) + env_plan.index
+
+
 def _groups(plan: Plan, actions: list[bytearray], wanted: tuple[int, ...]) -> list[array[int]]:
-    """The (record, environment) pairs whose files are to be rendered, as keys
-    (rank * environments + index), grouped by catalog file in the files' order (and in
-    groups of about GROUP when the models are kept)."""
+    """The (record, environment) pairs whose files are to be rendered, as keys (`_key`),
+    grouped by catalog file in the files' order (and in groups of about GROUP when the
+    models are kept)."""
     environments = plan.environments
     if not environments:
         return []
-    count = len(environments)
     records = [
         record
         for record in plan.records
@@ -278,7 +282,7 @@ def _groups(plan: Plan, actions: list[bytearray], wanted: tuple[int, ...]) -> li
             last = record.source
         for env in environments:
             if actions[env.index][record.rank] in wanted:
-                groups[-1].append(record.rank * count + env.index)
+                groups[-1].append(_key(record.rank, env))
     return groups
 
 
