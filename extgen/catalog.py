@@ -116,12 +116,22 @@ class Catalog:
         gitops: GitOps | None,
         records: tuple[DependencyRecord, ...],
         pickled: tuple[bytes, ...],
+        sources: tuple[_Source, ...] = (),
     ) -> None:
         self.environments = environments
         self.gitops = gitops
         self.records = records
         self.pickled = pickled
+        self.sources = sources  # the catalog's files, by `DependencyRecord.source`
         self._unpickled: tuple[int, list[Dependency]] | None = None  # the last file's models
+
+    def position(self, record: DependencyRecord, *path: str | int) -> Position:
+        """Where a dependency's node at `path` (e.g. "targets", ENV) is written: the file
+        is read and composed again, for the few positions a command reports after
+        loading."""
+        source = self.sources[record.source]
+        document = load_document(source.text(), source.name)
+        return document.position(("dependencies", record.item, *path))
 
     def dependency(self, record: DependencyRecord) -> Dependency:
         """The dependency's model: kept, or unpickled with the rest of its file's."""
@@ -548,7 +558,7 @@ class _Merged:
         for rank, record in enumerate(records):
             record.rank = rank
         gitops = self.gitops[0] if self.gitops is not None else None
-        return Catalog(environments, gitops, records, tuple(self.pickled))
+        return Catalog(environments, gitops, records, tuple(self.pickled), tuple(self.sources))
 
 
 _TOP_LEVEL_MESSAGE = (
