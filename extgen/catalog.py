@@ -13,14 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from extgen import k8s, policy
+from extgen import k8s, parallel, policy
 from extgen.errors import CatalogError, ExtgenError, Position, Problem
 from extgen.fields import is_scp_url
-from extgen.halves import in_two_processes
+from extgen.layout import LONGEST_SHARD_SUFFIX
 from extgen.locate import allowed_keys, strip_tags
-from extgen.model import Dependency, Environment, Finding, GitOps
-from extgen.plan import shard_key, source_order, summarize
-from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_document
+from extgen.model import Dependency, Environment, Fault, GitOps
+from extgen.records import DependencyRecord, record_of, source_order
+from extgen.yamlio import Document, NodePath, SourceScalar, YamlError, load_document
 
 TOP_LEVEL_KEYS = ("environments", "dependencies", "gitops")
 RESERVED_ENVIRONMENTS = frozenset({"base"})
@@ -81,25 +81,6 @@ class _Source:
 # bytes) and their models pickled and compressed, file by file (about a sixth of the
 # YAML), to be unpickled when one of their output files must be rendered.
 KEEP_MODELS_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(eq=False, slots=True)  # slots: 100,000 of them for the largest catalog
-class DependencyRecord:
-    """What planning needs of one valid dependency, without its model.
-
-    `counts` and `digests` follow the order of `Catalog.environments`: the objects the
-    dependency makes in each environment (0 where it has no target) and, DIGEST_SIZE bytes
-    each, a digest of what its file there is made from (`plan.summarize`).
-    """
-
-    name: str
-    source: int  # its file's index in the catalog
-    item: int  # its index in that file's list of dependencies
-    shard_key: int  # where it falls among an environment's shards (`plan.shard_key`)
-    counts: tuple[int, ...]
-    digests: bytes
-    model: Dependency | None = None  # kept for catalogs of up to KEEP_MODELS_BYTES, else pickled
-    rank: int = -1  # its index in Catalog.records (name order)
 
 
 class Catalog:
@@ -266,13 +247,13 @@ def _read_files(sources: Sequence[_Source], context: _Context) -> list[_FileResu
     """Each file judged, in order; a large catalog of several files by two processes
     (`in_two_processes`: the child sends back its results, records and problems)."""
 
-    def judge(items: Sequence[tuple[int, _Source]]) -> list[_FileResult]:
+    def read(items: Sequence[tuple[int, _Source]]) -> list[_FileResult]:
         return [_FileReader(index, s.name, context).read(s.text()) for index, s in items]
 
     items = list(enumerate(sources))
     if sum(source.size for source in sources) < PARALLEL_BYTES:
-        return judge(items)
-    return in_two_processes(items, judge)
+        return read(items)
+    return parallel.split("parse", items, read)
 
 
 class _FileReader:
@@ -316,8 +297,8 @@ class _FileReader:
     def problem(self, position: Position, message: str) -> None:
         self.result.problems.append(Problem(position, message))
 
-    def report(self, findings: Iterable[Finding], prefix: Path) -> None:
-        for path, message in findings:
+    def report(self, faults: Iterable[Fault], prefix: NodePath) -> None:
+        for path, message in faults:
             self.problem(self.document.position((*prefix, *path)), message)
 
     def add_gitops(self, section: Any) -> None:
@@ -381,7 +362,7 @@ class _FileReader:
             count = sum(target is not None for target in targets.values())
             self.result.dependencies.append((name, index, record, count))
 
-    def check_targets(self, path: Path, target_names: tuple[Any, ...]) -> None:
+    def check_targets(self, path: NodePath, target_names: tuple[Any, ...]) -> None:
         environments = self.context.environments
         for env_name in target_names:
             if env_name not in environments:
@@ -393,7 +374,7 @@ class _FileReader:
                 at = (*path, "targets", env_name)
                 self.problem(self.document.position(at, key=True), message)
 
-    def check_policy(self, dependency: Dependency, path: Path, invalid: frozenset[str]) -> bool:
+    def check_policy(self, dependency: Dependency, path: NodePath, invalid: frozenset[str]) -> bool:
         """Judges the targets against their environments; True if all are valid."""
         plannable = True
         for env_name, target in dependency.targets.items():
@@ -403,22 +384,21 @@ class _FileReader:
             if environment is None:
                 plannable = False
                 continue
-            findings = list(
+            faults = list(
                 policy.target_problems(dependency, env_name, environment, target, invalid)
             )
-            self.report(findings, path)
-            plannable = plannable and not findings
+            self.report(faults, path)
+            plannable = plannable and not faults
         return plannable
 
     def record(self, dependency: Dependency, index: int) -> DependencyRecord:
-        counts, digests = summarize(dependency, self.context.order, self.context.valid)
-        model = dependency if self.context.keep else None
-        if model is None:
+        context = self.context
+        if not context.keep:
             self.models += [None] * (index - len(self.models)) + [dependency]
-        key = shard_key(dependency.name)
-        return DependencyRecord(dependency.name, self.index, index, key, counts, digests, model)
+        where = (self.index, index)
+        return record_of(dependency, where, context.order, context.valid, context.keep)
 
-    def validate(self, model: type[BaseModel], data: Any, path: Path) -> Any:
+    def validate(self, model: type[BaseModel], data: Any, path: NodePath) -> Any:
         try:
             return model.model_validate(data)
         except ValidationError as error:
@@ -427,7 +407,7 @@ class _FileReader:
             return None
 
     def validate_dependency(
-        self, item: Any, path: Path
+        self, item: Any, path: NodePath
     ) -> tuple[Dependency | None, frozenset[str]]:
         """The dependency, or, when parts of it are invalid, the rest of it.
 
@@ -464,7 +444,7 @@ class _Merged:
         self.pickled: list[bytes] = []  # by file
         self._documents: dict[int, Document] = {}
 
-    def position(self, source: int, path: Path, *, key: bool = False) -> Position:
+    def position(self, source: int, path: NodePath, *, key: bool = False) -> Position:
         """A position in a file (judged already, and so read without error)."""
         if source not in self._documents:
             file, text = self.sources[source].name, self.sources[source].text()
@@ -475,7 +455,7 @@ class _Merged:
         self.problems.extend(result.problems)
         self.pickled.append(result.pickled)
         for name, environment in result.environments:
-            path: Path = ("environments", name)
+            path: NodePath = ("environments", name)
             if name in self.environments:
                 first = (self.environments[name][1], path)
                 self.twice(f"environment {name!r}", first, (source, path), key=True)
@@ -525,8 +505,8 @@ class _Merged:
     def twice(
         self,
         what: str,
-        first: tuple[int, Path],
-        here: tuple[int, Path],
+        first: tuple[int, NodePath],
+        here: tuple[int, NodePath],
         *,
         key: bool,
         hint: str = "",
@@ -564,13 +544,11 @@ class _Merged:
 _TOP_LEVEL_MESSAGE = (
     "a catalog file must be a mapping with the keys 'environments', 'dependencies' and/or 'gitops'"
 )
-# The longest name a shard adds to an application's or Kustomization's name.
-_SHARD_SUFFIX = "-shard-000"
 # Argo CD and Flux put the application's name in a label value on every object they apply.
 _MAX_DELIVERY_NAME = 63
 
 
-def _gitops_problems(gitops: GitOps) -> Iterable[Finding]:
+def _gitops_problems(gitops: GitOps) -> Iterable[Fault]:
     if gitops.argocd is None and gitops.flux is None:
         yield (), "gitops needs 'argocd' and/or 'flux': the objects to write for delivery"
     flux = gitops.flux
@@ -586,7 +564,7 @@ def _delivery_name_problems(gitops: GitOps, environment: str) -> Iterable[str]:
     for tool, settings in (("Argo CD", gitops.argocd), ("Flux", gitops.flux)):
         if settings is None:
             continue
-        name = f"{settings.name_prefix}{environment}{_SHARD_SUFFIX}"
+        name = f"{settings.name_prefix}{environment}{LONGEST_SHARD_SUFFIX}"
         if len(name) > _MAX_DELIVERY_NAME:
             yield (
                 f"the {tool} object names of environment {environment!r} (up to {name!r})"
@@ -599,7 +577,7 @@ def _delivery_name_problems(gitops: GitOps, environment: str) -> Iterable[str]:
 _PLACEHOLDER_NAME = "invalid-name"
 
 
-def _without_invalid(item: Any, locs: list[Path]) -> tuple[Any, frozenset[str]]:
+def _without_invalid(item: Any, locs: list[NodePath]) -> tuple[Any, frozenset[str]]:
     """The dependency as written without its invalid parts, and the keys left out."""
     if not isinstance(item, dict) or any(len(loc) == 0 for loc in locs):
         return None, frozenset()
@@ -629,8 +607,8 @@ def _suggest(word: str, candidates: Iterable[str], *, listing: str = "") -> str:
     return ""
 
 
-def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: Path) -> Problem:
-    loc: Path = strip_tags(model, tuple(detail["loc"]))
+def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: NodePath) -> Problem:
+    loc: NodePath = strip_tags(model, tuple(detail["loc"]))
     kind = detail["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])

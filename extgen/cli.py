@@ -25,7 +25,7 @@ from extgen.plan import object_counts, plan_catalog
 from extgen.render import Renderer
 from extgen.report import FORMATS, Issue, Reporter, choose_format
 from extgen.schema import catalog_schema
-from extgen.sections import Outcome, judge, settle
+from extgen.sync import Changes, apply_changes, plan_changes
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/extgen/extgen/issues"
@@ -197,30 +197,33 @@ def render(
     report.detail("out", str(out))
     report.detail("check", check or diff)
     if check or diff:
-        # OUT is read by a second process while this one reads the catalog (output.Scan).
-        with Scan(out) as scan:
-            plan = plan_catalog(read_catalog(catalog))
-            outcome = judge(out, plan, Renderer(templates), scan.result())
-        settle(outcome, write=False, diff=diff)
-        _report_drift(report, outcome, diff)
+        changes = _planned_changes(catalog, out, templates)
+        apply_changes(changes, write=False, diff=diff)
+        _report_drift(report, changes, diff)
         return
-    # The lock is taken first, so that OUT is scanned, while the catalog is read, by the
-    # render that is about to write it.
-    with locked(out, lock_timeout), Scan(out) as scan:
+    # The lock is taken first, so that OUT is scanned by the render about to write it.
+    with locked(out, lock_timeout):
+        changes = _planned_changes(catalog, out, templates)
+        _report_moves(report, changes)
+        apply_changes(changes, write=True)
+    report.say(f"{action:<9} {out}/{path}" for path, action in changes.entries())
+    report.detail("changes", lambda: _changes(changes, diff=False))
+    report.finish(True, _tally(out, changes.counts()))
+
+
+def _planned_changes(catalog: Path, out: Path, templates: Path | None) -> Changes:
+    """What rendering the catalog into OUT changes; OUT is scanned while the catalog is
+    read (`output.Scan`)."""
+    with Scan(out) as scan:
         plan = plan_catalog(read_catalog(catalog))
-        outcome = judge(out, plan, Renderer(templates), scan.result())
-        _report_moves(report, outcome)
-        settle(outcome, write=True)
-    report.say(f"{action:<9} {out}/{path}" for path, action in outcome.entries())
-    report.detail("changes", lambda: _changes(outcome, diff=False))
-    report.finish(True, _tally(out, outcome.counts()))
+        return plan_changes(out, plan, Renderer(templates), scan.result())
 
 
-def _report_drift(report: Reporter, outcome: Outcome, diff: bool) -> None:
+def _report_drift(report: Reporter, changes: Changes, diff: bool) -> None:
     """--check and --diff: what render would change, and exit 1 if anything."""
-    _report_moves(report, outcome)
-    out, stale, files = outcome.out, 0, 0
-    for path, action in outcome.entries():
+    _report_moves(report, changes)
+    out, stale, files = changes.out, 0, 0
+    for path, action in changes.entries():
         files += 1
         if action == "unchanged":
             continue
@@ -231,29 +234,29 @@ def _report_drift(report: Reporter, outcome: Outcome, diff: bool) -> None:
         )
         report.issue(Issue(message, f"would {action} {out}/{path}", f"{out}/{path}"))
         if diff:
-            report.diff(outcome.diffs[path])
-    report.detail("changes", lambda: _changes(outcome, diff))
+            report.diff(changes.diffs[path])
+    report.detail("changes", lambda: _changes(changes, diff))
     if stale:
         report.finish(False, f"{out} is out of date with the catalog: run extgen render")
         raise click.exceptions.Exit(EXIT_PROBLEM)
     report.finish(True, f"{out} is up to date ({files} files)")
 
 
-def _changes(outcome: Outcome, diff: bool) -> list[dict[str, str | None]]:
+def _changes(changes: Changes, diff: bool) -> list[dict[str, str | None]]:
     """Every file and its action (and diff), for JSON."""
     return [
         {
-            "path": f"{outcome.out}/{path}",
+            "path": f"{changes.out}/{path}",
             "action": action,
-            "diff": outcome.diffs.get(path) if diff and action != "unchanged" else None,
+            "diff": changes.diffs.get(path) if diff and action != "unchanged" else None,
         }
-        for path, action in outcome.entries()
+        for path, action in changes.entries()
     ]
 
 
-def _report_moves(report: Reporter, outcome: Outcome) -> None:
-    for env_name, names in outcome.moved.items():
-        env = next(env for env in outcome.plan.environments if env.name == env_name)
+def _report_moves(report: Reporter, changes: Changes) -> None:
+    for env_name, names in changes.moved.items():
+        env = next(env for env in changes.plan.environments if env.name == env_name)
         moved = set(names)
         objects = sum(dep.object_count for dep in env.dependencies if dep.name in moved)
         report.note(

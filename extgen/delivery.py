@@ -8,21 +8,27 @@ or Kustomization (Flux): the environment's entry point, or each of its shards.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from extgen import layout
+from extgen.manifest import COMMON_LABELS, Body, DeliveryFile, Manifest
 from extgen.model import ArgoCD, Environment, Flux, GitOps
-from extgen.plan import COMMON_LABELS, Body, DeliveryFile, EnvironmentPlan, Manifest, Plan
 
-if TYPE_CHECKING:
-    from extgen.catalog import Catalog
-
-DELIVERY_DIR = "_gitops"
 ARGOCD_API = "argoproj.io/v1alpha1"
 FLUX_KUSTOMIZE_API = "kustomize.toolkit.fluxcd.io/v1"
 FLUX_SOURCE_API = "source.toolkit.fluxcd.io/v1"
 IN_CLUSTER = "https://kubernetes.default.svc"
 _COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """An environment as delivery sees it: its settings and its shard directories."""
+
+    name: str
+    environment: Environment
+    shards: list[str]  # empty when the environment is not split
 
 
 @dataclass(frozen=True)
@@ -34,27 +40,32 @@ class Deployment:
     path: str  # the kustomization's directory, relative to the repository's root
 
 
-def plan_delivery(catalog: Catalog, plan: Plan) -> tuple[DeliveryFile, ...]:
-    gitops = catalog.gitops
+def plan_delivery(
+    gitops: GitOps | None, destinations: Sequence[Destination]
+) -> tuple[DeliveryFile, ...]:
     if gitops is None:
         return ()
     files: list[DeliveryFile] = []
     if gitops.argocd is not None:
-        files.extend(_argocd_files(gitops, gitops.argocd, catalog, plan))
+        files.extend(_argocd_files(gitops, gitops.argocd, destinations))
     if gitops.flux is not None:
-        files.extend(_flux_files(gitops, gitops.flux, catalog, plan))
+        files.extend(_flux_files(gitops, gitops.flux, destinations))
     return tuple(files)
 
 
-def deployments(gitops: GitOps, prefix: str, env: EnvironmentPlan) -> list[Deployment]:
+def deployments(gitops: GitOps, prefix: str, env: Destination) -> list[Deployment]:
     """The environment's entry point, or each of its shards when it is split."""
     base = "" if gitops.path == "." else f"{gitops.path}/"
-    shards = env.shard_directories()
-    if not shards:
-        return [Deployment(env.name, f"{prefix}{env.name}", f"{base}{env.name}")]
+    if not env.shards:
+        path = layout.environment_directory(env.name)
+        return [Deployment(env.name, f"{prefix}{env.name}", f"{base}{path}")]
     return [
-        Deployment(env.name, f"{prefix}{env.name}-{shard}", f"{base}{env.name}/{shard}")
-        for shard in shards
+        Deployment(
+            env.name,
+            f"{prefix}{env.name}-{shard}",
+            f"{base}{layout.environment_directory(env.name, shard)}",
+        )
+        for shard in env.shards
     ]
 
 
@@ -66,19 +77,19 @@ def _metadata(name: str, namespace: str) -> Body:
 
 
 def _argocd_files(
-    gitops: GitOps, argocd: ArgoCD, catalog: Catalog, plan: Plan
+    gitops: GitOps, argocd: ArgoCD, destinations: Sequence[Destination]
 ) -> list[DeliveryFile]:
-    directory = f"{DELIVERY_DIR}/argocd"
+    directory = layout.delivery_directory("argocd")
     elements = [
-        _element(deployment, catalog.environments[env.name])
-        for env in plan.environments
+        _element(deployment, env.environment)
+        for env in destinations
         for deployment in deployments(gitops, argocd.name_prefix, env)
     ]
     if argocd.applications == "ApplicationSet":
         appset = _application_set(gitops, argocd, elements)
         return [DeliveryFile(f"{directory}/applicationset.yaml", (appset,))]
     files = []
-    for env in plan.environments:
+    for env in destinations:
         applications = tuple(
             _application(gitops, argocd, element)
             for element in elements
@@ -158,19 +169,21 @@ def _application_set(gitops: GitOps, argocd: ArgoCD, elements: list[dict[str, st
 # --- Flux ------------------------------------------------------------------------------------
 
 
-def _flux_files(gitops: GitOps, flux: Flux, catalog: Catalog, plan: Plan) -> list[DeliveryFile]:
+def _flux_files(
+    gitops: GitOps, flux: Flux, destinations: Sequence[Destination]
+) -> list[DeliveryFile]:
     """Per environment a directory that the Flux of its cluster applies."""
     files = []
-    for env in plan.environments:
+    for env in destinations:
         manifests = []
         source = flux.git_repository
         if source is None:
             source = f"{flux.name_prefix}repository"
             manifests.append(_git_repository(gitops, flux, source))
-        settings = catalog.environments[env.name]
         for deployment in deployments(gitops, flux.name_prefix, env):
-            manifests.append(_kustomization(flux, deployment, source, settings))
-        files.append(DeliveryFile(f"{DELIVERY_DIR}/flux/{env.name}/sync.yaml", tuple(manifests)))
+            manifests.append(_kustomization(flux, deployment, source, env.environment))
+        path = f"{layout.delivery_directory('flux', env.name)}/sync.yaml"
+        files.append(DeliveryFile(path, tuple(manifests)))
     return files
 
 

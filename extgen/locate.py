@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, Tag
 
-from extgen.yamlio import Path
+from extgen.yamlio import NodePath
 
 
-def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
+def allowed_keys(model: type[BaseModel], loc: NodePath) -> list[str]:
     """The YAML keys of the model found by following a pydantic error location."""
     found = _unwrap(_walk(model, loc)[1], None)[0]
     if isinstance(found, type) and issubclass(found, BaseModel):
@@ -20,12 +20,12 @@ def allowed_keys(model: type[BaseModel], loc: Path) -> list[str]:
     return []
 
 
-def strip_tags(model: type[BaseModel], loc: Path) -> Path:
+def strip_tags(model: type[BaseModel], loc: NodePath) -> NodePath:
     """The location without the union tags pydantic adds, i.e. only keys and indexes."""
     return _walk(model, loc)[0]
 
 
-def _walk(model: type[BaseModel], loc: Path) -> tuple[Path, Any]:
+def _walk(model: type[BaseModel], loc: NodePath) -> tuple[NodePath, Any]:
     """Follows `loc` through the model's annotations.
 
     Returns the location without union tags, and the annotation it ends on (None once the

@@ -56,11 +56,12 @@ from extgen.fields import (
     looks_like_ip,
     non_empty,
 )
-from extgen.yamlio import Path, SourceScalar
+from extgen.yamlio import NodePath, SourceScalar
 
 Labels = dict[LabelKey, LabelValue]
 Annotations = dict[AnnotationKey, AnnotationText]
-Finding = tuple[Path, str]
+# A rule broken inside a model, at a path in it, before the path is given a position.
+Fault = tuple[NodePath, str]
 TARGET_FORMS = ("externalName", "addresses", "selector")
 
 
@@ -307,7 +308,7 @@ class Dependency(Model):
     def ports_in(self, target: TargetOverrides) -> tuple[Port, ...]:
         return self.ports if target.ports is None else target.ports
 
-    def problems(self, invalid: frozenset[str] = frozenset()) -> Iterator[Finding]:
+    def problems(self, invalid: frozenset[str] = frozenset()) -> Iterator[Fault]:
         """Rules that relate several fields of this dependency.
 
         `invalid` names the fields that failed validation and were left out, so that
@@ -321,8 +322,8 @@ class Dependency(Model):
 
     def _target_problems(
         self, env: str, target: TargetOverrides, ports_known: bool
-    ) -> Iterator[Finding]:
-        at: Path = ("targets", env)
+    ) -> Iterator[Fault]:
+        at: NodePath = ("targets", env)
         if target.ports is not None:
             yield from port_problems(target.ports, (*at, "ports"))
         yield from duplicates(target.namespaces or (), (*at, "namespaces"), "namespace")
@@ -355,7 +356,7 @@ class Dependency(Model):
                 )
 
 
-def port_problems(ports: tuple[Port, ...], at: Path) -> Iterator[Finding]:
+def port_problems(ports: tuple[Port, ...], at: NodePath) -> Iterator[Fault]:
     """Kubernetes' rules across a Service's ports (validateServicePort and ValidateService)."""
     if len(ports) > 1:
         for index, port in enumerate(ports):
@@ -366,7 +367,7 @@ def port_problems(ports: tuple[Port, ...], at: Path) -> Iterator[Finding]:
     yield from duplicates(keys, at, "port and protocol", field="port")
 
 
-def duplicates(values: Any, at: Path, what: str, field: str | None = None) -> Iterator[Finding]:
+def duplicates(values: Any, at: NodePath, what: str, field: str | None = None) -> Iterator[Fault]:
     """Each repeated value once, at its second occurrence."""
     seen: set[Any] = set()
     reported: set[Any] = set()

@@ -1,105 +1,69 @@
-"""Compare rendered files with OUT, then report or write them safely.
+"""OUT's file system: what it holds (`scan`), whether a path may be written
+(`refuse_unsafe`), atomic writes, deletions, and the lock.
 
-Ownership: a file belongs to extgen when its first line carries the marker. Files without
-it are never changed or deleted, and extgen stops, before writing anything, when it needs
-such a path. Symbolic links inside OUT are never followed. Each file is written to a
-temporary file in its own directory and renamed over the old one, so an interrupted
-render leaves every file either old or new.
+Ownership: a file belongs to extgen when its first line carries the marker (`seal.py`).
+Files without it are never changed or deleted, and extgen stops, before writing
+anything, when it needs such a path. Symbolic links inside OUT are never followed. Each
+file is written to a temporary file in its own directory and renamed over the old one,
+so an interrupted render leaves every file either old or new.
 """
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import fcntl
 import os
 import pickle
 import signal
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
+from extgen import parallel
 from extgen.errors import ExtgenError
-from extgen.halves import child_result, in_two_processes, in_two_processes_or_stop, start_child
-from extgen.render import PlannedFile, brief, is_marked
+from extgen.seal import is_marked, stamp
 
-Action = Literal["create", "update", "delete", "unchanged"]
 TEMP_PREFIX = ".extgen-"
 LOCK_NAME = ".extgen.lock"
 LOCK_WAIT_SECONDS = 60.0
 
 
-@dataclass(frozen=True, slots=True)  # slots: one per file of OUT
-class Change:
-    path: str  # relative to OUT, with '/'
-    action: Action
-    old: str | None  # the text in OUT, when it was read (not for a deletion)
-    new: str | None  # None for a deletion, or for a file rendered when written
-    planned: PlannedFile | None = None  # what a change with `new` None renders
-
-    @property
-    def deferred(self) -> bool:
-        """Rendered when written: a creation, or an update if the text differs then."""
-        return self.new is None and self.planned is not None
-
-    def text(self) -> str | None:
-        """The new text, rendered now (and not kept) if it was left to be written."""
-        if self.new is None and self.planned is not None:
-            return self.planned.rendered()
-        return self.new
-
-    def diff(self, out: Path) -> str:
-        text = self.text()
-        old = self.old
-        if old is None and self.action in ("update", "delete"):
-            old = read_text(out, self.path)
-        return unified_diff(self.path, old, text)
-
-
-def unified_diff(path: str, old: str | None, new: str | None) -> str:
-    before = "/dev/null" if old is None else f"a/{path}"
-    after = "/dev/null" if new is None else f"b/{path}"
-    lines = (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True)
-    return "".join(difflib.unified_diff(*lines, before, after))
-
-
 @dataclass
-class Found:
+class Existing:
     """What OUT holds: the kind of every entry below it but extgen's files, and extgen's
-    files in brief, by directory (relative to OUT, "" for OUT itself)."""
+    files known by their stamp (`seal.stamp`), by directory (relative to OUT, "" for OUT
+    itself)."""
 
     kinds: dict[str, str]  # relative path -> "dir", "file" (not extgen's), "link" or "other"
-    # directory -> pickled {file name: render.brief of its first line and the rest}
-    sections: dict[str, bytes]
+    # directory -> pickled {file name: its stamp}
+    directories: dict[str, bytes]
 
     def owned_in(self, directory: str) -> dict[str, bytes]:
-        """extgen's files directly in a directory, by path, known by their brief."""
-        data = self.sections.get(directory)
+        """extgen's files directly in a directory, by path, known by their stamp."""
+        data = self.directories.get(directory)
         if data is None:
             return {}
         prefix = f"{directory}/" if directory else ""
-        return {prefix + name: brief for name, brief in pickle.loads(data).items()}
+        return {prefix + name: stamp for name, stamp in pickle.loads(data).items()}
 
     @property
     def owned(self) -> dict[str, bytes]:
         """extgen's files in every directory."""
         return {
-            path: brief for name in self.sections for path, brief in self.owned_in(name).items()
+            path: stamp for name in self.directories for path, stamp in self.owned_in(name).items()
         }
 
 
-def _scan(out: Path) -> Found:
+def scan(out: Path) -> Existing:
     """Every entry below OUT, without following links; each file is read at most once.
 
     A file's first bytes say whether it is extgen's (the marker line); only extgen's
-    files are read to the end, and kept, pickled a directory at a time, as a brief of
-    their seal and a digest of their text: enough to tell whether a file is current
-    (`PlannedFile.is_current`). The text of the few that are not is read again when it
-    is compared.
+    files are read to the end, and kept, pickled a directory at a time, as their stamp:
+    enough to tell whether a file is current (`PlannedFile.is_current`). The text of the
+    few that are not is read again when it is compared.
     """
-    found = Found({}, {})
+    found = Existing({}, {})
     if not out.is_dir():
         return found
     pending = [("", os.fspath(out))]
@@ -121,11 +85,11 @@ def _scan(out: Path) -> Found:
                         found.kinds[relative] = "file"
                     else:
                         marker, _, rest = data.partition(b"\n")
-                        owned[entry.name] = brief(marker, rest)
+                        owned[entry.name] = stamp(marker, rest)
                 else:
                     found.kinds[relative] = "other"
         if owned:
-            found.sections[directory] = pickle.dumps(owned, protocol=pickle.HIGHEST_PROTOCOL)
+            found.directories[directory] = pickle.dumps(owned, protocol=pickle.HIGHEST_PROTOCOL)
     return found
 
 
@@ -133,30 +97,30 @@ class Scan:
     """OUT scanned by a forked child while this process reads the catalog.
 
     Reading and digesting tens of thousands of files is work a second core can do while
-    the first parses YAML. The child sends the `Found` back on a pipe (pickled as it is
-    written, so that neither process holds it twice), or the message of an error, and
-    leaves through os._exit. Without fork, or without OUT, the scan is done here when
-    asked for. Use it as a context manager: leaving it stops the child.
+    the first parses YAML. The child sends the `Existing` back on a pipe, or the message
+    of an error. Without a second process (`parallel.enabled("scan")`), or without OUT,
+    the scan is done here when asked for. Use it as a context manager: leaving it stops
+    the child.
     """
 
     def __init__(self, out: Path) -> None:
         self.out = out
         self.pid = 0
-        if not (out.is_dir() and hasattr(os, "fork")):
+        if not (out.is_dir() and parallel.enabled("scan")):
             return
-        self.pid, self.reader = start_child(
-            lambda: _scan(out), lambda error: f"cannot read {out}: {error!r}"
+        self.pid, self.reader = parallel.start_child(
+            lambda: scan(out), lambda error: f"cannot read {out}: {error!r}"
         )
 
-    def result(self) -> Found:
+    def result(self) -> Existing:
         if not self.pid:
-            return _scan(self.out)
+            return scan(self.out)
         # Our own child's, from before this process read anything untrusted.
-        kind, value = child_result(self.pid, self.reader, "the scanning process stopped")
+        kind, value = parallel.child_result(self.pid, self.reader, "the scanning process stopped")
         self.pid = 0
         if kind == "error":
             raise ExtgenError(str(value))
-        assert isinstance(value, Found)
+        assert isinstance(value, Existing)
         return value
 
     def __enter__(self) -> Scan:
@@ -236,102 +200,10 @@ def refuse_unsafe(out: Path, relative: str, kinds: Mapping[str, str]) -> None:
     )
 
 
-def compare(
-    out: Path,
-    files: Mapping[str, str | PlannedFile],
-    found: Found | None = None,
-    *,
-    defer: bool = False,
-    owned: Mapping[str, bytes] | None = None,
-) -> list[Change]:
-    """What writing `files` into OUT would do, file by file; raises before any harm.
-
-    `found` is OUT as scanned (by a `Scan`); without it OUT is scanned here. `owned` is
-    the part of extgen's files to compare with (a section's, see `sections.py`), by
-    default all. A planned file is rendered only when OUT does not already hold it,
-    sealed and current. With `defer`, a file that cannot fail to render
-    (`PlannedFile.renders_safely`) is rendered by `apply`, when it is written, possibly in
-    another process: a creation, or an update that is written if its text then differs.
-    """
-    if out.exists() and not out.is_dir():
-        raise ExtgenError(f"output {out} exists and is not a directory")
-    found = found if found is not None else _scan(out)
-    owned = owned if owned is not None else found.owned
-    current = _current(files, owned)
-    changes = []
-    for relative in sorted(files):
-        file = files[relative]
-        later = file if defer and isinstance(file, PlannedFile) and file.renders_safely else None
-        if relative not in owned:
-            refuse_unsafe(out, relative, found.kinds)
-            if later is not None:
-                changes.append(Change(relative, "create", None, None, later))
-            else:
-                changes.append(Change(relative, "create", None, _text(file)))
-            continue
-        if relative in current:
-            changes.append(Change(relative, "unchanged", None, None))
-            continue
-        if later is not None:
-            changes.append(Change(relative, "update", None, None, later))
-            continue
-        old, new = read_text(out, relative), _text(file)
-        changes.append(Change(relative, "unchanged" if old == new else "update", old, new))
-    for relative in sorted(set(owned) - set(files)):
-        changes.append(Change(relative, "delete", None, None))
-    return changes
-
-
-# Below this many files in OUT to judge, a second process costs more than it saves.
-PARALLEL_CHECKS = 5000
-
-
-def _current(files: Mapping[str, str | PlannedFile], owned: Mapping[str, bytes]) -> set[str]:
-    """The planned files that OUT holds sealed and current (`PlannedFile.is_current`).
-
-    Digesting each file's inputs is Python work: with many files, two processes do it.
-    """
-    candidates = [
-        (path, file)
-        for path, file in files.items()
-        if isinstance(file, PlannedFile) and path in owned
-    ]
-
-    def judge(pairs: Sequence[tuple[str, PlannedFile]]) -> list[bool]:
-        return [file.is_current(owned[path]) for path, file in pairs]
-
-    if len(candidates) >= PARALLEL_CHECKS:
-        verdicts = in_two_processes(candidates, judge)
-    else:
-        verdicts = judge(candidates)
-    return {path for (path, _), verdict in zip(candidates, verdicts, strict=True) if verdict}
-
-
-def _text(file: str | PlannedFile) -> str:
-    return file if isinstance(file, str) else file.text
-
-
-# Below this many files to write, a second process costs more than it saves.
-PARALLEL_WRITES = 2000
-
-
-def apply(out: Path, changes: Iterable[Change]) -> None:
-    """Writes creations and updates atomically, then deletes stale files and empty dirs.
-
-    Many files are rendered and written by two processes, each taking every other file:
-    rendering is Python work that one process does on one core. Whatever fails, both
-    have stopped before this returns or raises, and nothing has been deleted.
-    """
-    changes = [change for change in changes if change.action != "unchanged"]
-    writes = [change for change in changes if change.action in ("create", "update")]
-    if len(writes) >= PARALLEL_WRITES:
-        in_two_processes_or_stop(writes, lambda chunk: _write_all(out, chunk))
-    else:
-        _write_all(out, writes)
-    for change in changes:
-        if change.action != "delete":
-            continue
-        file = out / change.path
+def delete(out: Path, paths: Iterable[str]) -> None:
+    """Deletes files of OUT, and the directories they leave empty."""
+    for relative in paths:
+        file = out / relative
         try:
             # missing_ok: a temporary file left by a killed render may already have been
             # replaced by this render's own temporary file of the same name
@@ -339,17 +211,6 @@ def apply(out: Path, changes: Iterable[Change]) -> None:
             _remove_empty_parents(out, file.parent)
         except OSError as error:
             raise ExtgenError(f"cannot delete {file}: {error.strerror}") from None
-
-
-def _write_all(out: Path, writes: Sequence[Change]) -> list[None]:
-    made: set[str] = set()
-    for change in writes:
-        text = change.text()
-        assert text is not None
-        if change.deferred and change.action == "update" and read_text(out, change.path) == text:
-            continue  # sealed otherwise, but the same text
-        write_file(out, change.path, text, made)
-    return [None] * len(writes)
 
 
 def write_file(out: Path, relative: str, text: str, made: set[str]) -> None:

@@ -1,20 +1,34 @@
-"""Catalog -> Plan: the Kubernetes objects of every environment, as plain data. Pure.
+"""Catalog -> Plan: the Kubernetes objects of every environment. Pure.
 
 The plan is the single truth about what extgen generates: render writes it, the written
 text is parsed back and compared with it, and `verify` compares kustomize's build with it.
+It is made of the catalog's records (`records.py`) and says, per environment, which
+dependencies it holds and in which shard; the objects themselves are made from a
+dependency's model only when asked for, and the model is read through the catalog
+(`Catalog.dependency`), since a large catalog keeps its models pickled until then.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from extgen import policy
+from extgen import layout, policy
+from extgen.delivery import Destination, plan_delivery
+from extgen.manifest import (
+    MANAGER,
+    MAX_ENDPOINTS_PER_SLICE,
+    NAME_LABEL,
+    SERVICE_NAME_LABEL,
+    SKIP_MIRROR_LABEL,
+    SLICE_MANAGED_BY_LABEL,
+    Body,
+    DeliveryFile,
+    Manifest,
+)
 from extgen.model import (
     AddressTarget,
     Dependency,
@@ -24,102 +38,18 @@ from extgen.model import (
     SelectorTarget,
     TargetOverrides,
 )
+from extgen.records import (
+    DIGEST_SIZE,
+    DependencyRecord,
+    environment_inputs,
+    shard_key,
+    source_order,
+)
 
 if TYPE_CHECKING:
-    from extgen.catalog import Catalog, DependencyRecord
+    from extgen.catalog import Catalog
 
-MANAGER = "extgen"
-NAME_LABEL = "app.kubernetes.io/name"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-SLICE_MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
-SKIP_MIRROR_LABEL = "endpointslice.kubernetes.io/skip-mirror"
-MAX_ENDPOINTS_PER_SLICE = 1000
 SHARD_FILL = 0.8
-# Added to every object by the shared base (a kustomize Component), not written per file.
-COMMON_LABELS = {MANAGED_BY_LABEL: MANAGER}
-
-TEMPLATE_PREFIXES = {
-    "argoproj.io": "argocd-",
-    "kustomize.toolkit.fluxcd.io": "flux-",
-    "source.toolkit.fluxcd.io": "flux-",
-}
-
-Body = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One Kubernetes object as extgen writes it (before the base adds COMMON_LABELS)."""
-
-    body: Body
-
-    @property
-    def kind(self) -> str:
-        return str(self.body["kind"])
-
-    @property
-    def namespace(self) -> str:
-        return str(self.body["metadata"]["namespace"])
-
-    @property
-    def name(self) -> str:
-        return str(self.body["metadata"]["name"])
-
-    @property
-    def template(self) -> str:
-        """The template that writes it: KIND.yaml.j2, with a tool prefix for Argo CD and Flux
-        objects (Flux's Kustomization.yaml.j2 and kustomization.yaml.j2 would be one file on
-        a case-insensitive file system)."""
-        group = str(self.body["apiVersion"]).split("/")[0]
-        return f"{TEMPLATE_PREFIXES.get(group, '')}{self.kind}.yaml.j2"
-
-    def key(self) -> tuple[str, str, str]:
-        return (self.kind, self.namespace, self.name)
-
-    def built(self) -> Body:
-        """The object as `kustomize build` yields it: with the base's labels added."""
-        metadata = self.body["metadata"]
-        labels = {**metadata.get("labels", {}), **COMMON_LABELS}
-        return {**self.body, "metadata": {**metadata, "labels": labels}}
-
-
-# Settings that only validation or the delivery objects read: they never change what an
-# environment's dependency files hold, so they are left out of the digests of `summarize`.
-_NOT_IN_DEPENDENCY_FILES = {
-    "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
-    "dependency": {"allow_internal", "targets"},
-}
-DIGEST_SIZE = 16  # of a target's inputs: a seal has 64 bits
-_NO_TARGET = bytes(DIGEST_SIZE)
-
-
-def summarize(
-    dep: Dependency, order: Sequence[str], environments: Mapping[str, Environment]
-) -> tuple[tuple[int, ...], bytes]:
-    """Per environment in `order`: the objects `dep` makes there (0 where it has no
-    target), and, DIGEST_SIZE bytes each, a digest of the dependency and its target there.
-
-    With the environment's own settings (`EnvironmentPlan.environment_json`) the digest
-    covers everything the objects are made from: equal digests mean equal objects.
-    Whatever is not listed in _NOT_IN_DEPENDENCY_FILES is in, so that a setting added to
-    the models is never forgotten here (at worst a file is rendered once more).
-    """
-    counts, digests = [], []
-    common = b""
-    for name in order:
-        target = dep.targets.get(name)
-        env = environments.get(name)
-        if target is None or env is None:
-            counts.append(0)
-            digests.append(_NO_TARGET)
-            continue
-        if not common:
-            common = dep.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES["dependency"]).encode()
-        counts.append(_object_count(dep, env, target))
-        part = f"\n{type(target).__name__}:{target.model_dump_json()}\n".encode()
-        digests.append(hashlib.blake2b(common + part, digest_size=DIGEST_SIZE).digest())
-    return tuple(counts), b"".join(digests)
 
 
 # Not frozen: one per file, and a frozen __init__ costs twice as much; slots: 400,000 of
@@ -207,8 +137,7 @@ class EnvironmentPlan:
 
     @cached_property
     def environment_json(self) -> bytes:
-        json = self.environment.model_dump_json(exclude=_NOT_IN_DEPENDENCY_FILES["environment"])
-        return f"{json}\n".encode()
+        return environment_inputs(self.environment)
 
     def manifests(self) -> list[Manifest]:
         """Every object, by dependency in name order."""
@@ -224,30 +153,15 @@ class EnvironmentPlan:
         if self.shards == 1:
             return None
         if isinstance(dependency, str):
-            return shard_directory(shard_key(dependency) % self.shards)
-        return shard_directory(self.shard_index(dependency))
+            return layout.shard_directory(shard_key(dependency) % self.shards)
+        return layout.shard_directory(self.shard_index(dependency))
 
     def shard_index(self, dependency: DependencyPlan) -> int:
         """The index of a dependency's shard (0 when the environment is not split)."""
         return dependency.record.shard_key % self.shards
 
     def shard_directories(self) -> list[str]:
-        return [shard_directory(index) for index in range(self.shards)] if self.shards > 1 else []
-
-
-def source_order(records: Iterable[DependencyRecord]) -> list[DependencyRecord]:
-    """Records in the order of their files: `Catalog.dependency` reads each file once."""
-    return sorted(records, key=lambda record: (record.source, record.item))
-
-
-def shard_key(dependency: str) -> int:
-    """A dependency's place among shards, from its name alone."""
-    return int.from_bytes(hashlib.sha256(dependency.encode("utf-8")).digest()[:8], "big")
-
-
-@functools.cache
-def shard_directory(index: int) -> str:
-    return f"shard-{index:03d}"
+        return [layout.shard_directory(i) for i in range(self.shards)] if self.shards > 1 else []
 
 
 def shard_count(objects: int, env: Environment) -> int:
@@ -267,14 +181,6 @@ def shard_count(objects: int, env: Environment) -> int:
     return count
 
 
-@dataclass(frozen=True)
-class DeliveryFile:
-    """A file of Argo CD or Flux objects (see `delivery.py`), at a path relative to OUT."""
-
-    path: str
-    manifests: tuple[Manifest, ...]
-
-
 @dataclass(frozen=True, eq=False)
 class Plan:
     environments: tuple[EnvironmentPlan, ...]
@@ -287,17 +193,14 @@ class Plan:
 
 
 def plan_catalog(catalog: Catalog) -> Plan:
-    # The delivery objects address the environments' kustomizations, so they are planned
-    # from this plan; delivery.py builds on this module, hence the import here.
-    from extgen.delivery import plan_delivery
-
     environments = []
     totals = object_counts(catalog)
     for index, (name, env) in enumerate(catalog.environments.items()):
         shards = shard_count(totals[name], env)
         environments.append(EnvironmentPlan(name, env, index, catalog, shards))
-    plan = Plan(tuple(environments))
-    return Plan(plan.environments, plan_delivery(catalog, plan))
+    # The delivery objects address the environments' kustomizations.
+    destinations = [Destination(e.name, e.environment, e.shard_directories()) for e in environments]
+    return Plan(tuple(environments), plan_delivery(catalog.gitops, destinations))
 
 
 def object_counts(catalog: Catalog) -> dict[str, int]:
@@ -307,26 +210,6 @@ def object_counts(catalog: Catalog) -> dict[str, int]:
         for index, count in enumerate(record.counts):
             totals[index] += count
     return dict(zip(catalog.environments, totals, strict=True))
-
-
-def _object_count(dep: Dependency, env: Environment, target: TargetOverrides) -> int:
-    listed = target.namespaces or dep.namespaces
-    namespaces = len(set(listed)) if listed else 1
-    if not isinstance(target, AddressTarget):
-        return namespaces  # the Service
-    # Addresses are canonical after validation: IPv6 ones, and only they, hold a ':'.
-    unique = set(target.addresses)
-    ipv6 = sum(1 for address in unique if ":" in address)
-    endpoints = 0
-    if env.endpoints in ("EndpointSlice", "both"):
-        endpoints += _slice_count(len(unique) - ipv6) + _slice_count(ipv6)
-    if env.endpoints in ("Endpoints", "both"):
-        endpoints += 1
-    return namespaces * (1 + endpoints)
-
-
-def _slice_count(addresses: int) -> int:
-    return -(-addresses // MAX_ENDPOINTS_PER_SLICE)
 
 
 def _manifests(dep: Dependency, env: Environment, target: TargetOverrides) -> list[Manifest]:

@@ -15,7 +15,7 @@ from extgen.model import (
     AddressTarget,
     Dependency,
     Environment,
-    Finding,
+    Fault,
     HostnameTarget,
     TargetOverrides,
 )
@@ -89,7 +89,7 @@ def target_problems(
     env: Environment,
     target: TargetOverrides,
     invalid: frozenset[str] = frozenset(),
-) -> Iterator[Finding]:
+) -> Iterator[Fault]:
     """Rules for one target in one environment; `invalid` as in Dependency.problems."""
     at = ("targets", env_name)
     if isinstance(target, HostnameTarget):
@@ -127,7 +127,7 @@ def _hostname_problems(
     env: Environment,
     target: HostnameTarget,
     allow_internal_unknown: bool,
-) -> Iterator[Finding]:
+) -> Iterator[Fault]:
     at = ("targets", env_name, "externalName")
     name = target.external_name
     reason = internal_reason(name, env.cluster_domain)

@@ -15,7 +15,6 @@ import functools
 import hashlib
 import importlib.resources
 import json
-import re
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,73 +24,20 @@ from typing import Any
 
 import jinja2
 
-from extgen import __version__
-from extgen.delivery import DELIVERY_DIR
+from extgen import __version__, layout
 from extgen.errors import ExtgenError
-from extgen.plan import (
-    COMMON_LABELS,
-    DeliveryFile,
-    DependencyPlan,
-    EnvironmentPlan,
-    Manifest,
-    Plan,
-    shard_directory,
-)
+from extgen.manifest import COMMON_LABELS, DeliveryFile, Manifest
+from extgen.plan import DependencyPlan, EnvironmentPlan, Plan
+from extgen.quoting import quote
+from extgen.seal import has_seal, is_marked, matches, sealed
+from extgen.writer import objects_text
 from extgen.yamlio import core_value, parse_generated
 
-MARKER = "DO NOT EDIT"
 # Changes whenever the same catalog and templates would give other text (planning,
 # quoting, sealing): files in OUT are then rendered again even where their seal matched.
 # tests/test_render_format.py fails when the output changes and this number does not.
 RENDER_FORMAT = 4
-SEAL_DIGITS = 16
-_SEAL = re.compile(rf" \[extgen:([0-9a-f]{{{SEAL_DIGITS}}})\]$")
-BASE_DIR = "base"
 OBJECTS_TEMPLATE = "objects.yaml.j2"
-KUSTOMIZATION = "kustomization.yaml"
-
-# Strings that every YAML reader takes as strings when written plain: they start with a
-# letter, hold no YAML indicator and are none of the words YAML 1.1 or 1.2 resolve.
-_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*")
-_RESOLVED_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
-# Text that goes between double quotes as it is: printable ASCII but for '"' and '\\'.
-_VERBATIM = re.compile(r"[ !#-\[\]-~]*")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def is_marked(first_line: str) -> bool:
-    """Whether a file's first line says extgen wrote it (and so owns it)."""
-    return "extgen" in first_line and MARKER in first_line
-
-
-def quote(value: Any) -> str:
-    """A YAML scalar that every YAML 1.1 and 1.2 reader reads back as exactly `value`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # a StrictUndefined raises here, naming what is undefined
-    if not isinstance(value, str):
-        raise jinja2.TemplateRuntimeError(f"cannot quote {type(value).__name__} {value!r}")
-    if _PLAIN.fullmatch(value) and value.lower() not in _RESOLVED_WORDS:
-        return value
-    if _VERBATIM.fullmatch(value):
-        return f'"{value}"'
-    return '"' + "".join(_escape(char) for char in value) + '"'
-
-
-def _escape(char: str) -> str:
-    if char in _ESCAPES:
-        return _ESCAPES[char]
-    code = ord(char)
-    # Printable ASCII and the BMP characters every YAML reader accepts verbatim; the
-    # rest (controls, line separators YAML 1.1 folds, BOM, astral) are escaped.
-    if 0x20 <= code <= 0x7E or (0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)):
-        return char
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
 
 
 def environment(templates: Path | None = None) -> jinja2.Environment:
@@ -180,49 +126,22 @@ class PlannedFile:
             return self._text
         values, expected = self.make()  # made here, not kept
         text = self.renderer.text(self.path, self.template, values, expected)
-        marker, rest = text.split("\n", 1)
-        return f"{marker} [extgen:{_seal(self.fingerprint, rest)}]\n{rest}"
+        return sealed(text, self.fingerprint)
 
-    def is_current(self, brief: bytes) -> bool:
-        """Whether a file in OUT, known by its `brief`, is exactly what rendering this
-        file would give."""
-        rest, seal = brief[:_REST_DIGEST_SIZE], brief[_REST_DIGEST_SIZE:]
-        return len(seal) == SEAL_DIGITS // 2 and seal == _seal_of_digest(self.fingerprint, rest)
-
-
-def brief(marker: bytes, rest: bytes) -> bytes:
-    """What a file in OUT is judged current by: the digest of its text below the marker
-    line, then the seal at the end of that line, if any: 24 bytes per file, however long
-    the file."""
-    sealed = _SEAL_BYTES.search(marker)
-    return rest_digest(rest) + (bytes.fromhex(sealed.group(1).decode()) if sealed else b"")
-
-
-def rest_digest(rest: bytes) -> bytes:
-    """The digest of a file's text below its marker line, as seals cover it."""
-    return hashlib.blake2b(rest, digest_size=_REST_DIGEST_SIZE).digest()
-
-
-_REST_DIGEST_SIZE = 16
-_SEAL_BYTES = re.compile(rb" \[extgen:([0-9a-f]{%d})\]\Z" % SEAL_DIGITS)
-
-
-def _seal(fingerprint: bytes, rest: str) -> str:
-    return _seal_of_digest(fingerprint, rest_digest(rest.encode("utf-8"))).hex()
-
-
-def _seal_of_digest(fingerprint: bytes, rest_digest: bytes) -> bytes:
-    return hashlib.sha256(fingerprint + rest_digest).digest()[: SEAL_DIGITS // 2]
+    def is_current(self, file_stamp: bytes) -> bool:
+        """Whether a file in OUT, known by its stamp (`seal.stamp`), is exactly what
+        rendering this file would give."""
+        return matches(self.fingerprint, file_stamp)
 
 
 class Renderer:
     def __init__(self, templates: Path | None = None) -> None:
         self.env = environment(templates)
-        self.writer: Callable[[Sequence[Manifest]], str | None] | None = None
-        if templates is None:
-            from extgen.writer import objects_text  # it imports `quote` from here
-
-            self.writer = objects_text
+        # A templates directory may override the built-in templates that writer.py
+        # stands for: then every file goes through Jinja.
+        self.writer: Callable[[Sequence[Manifest]], str | None] | None = (
+            objects_text if templates is None else None
+        )
 
     def text(
         self,
@@ -265,28 +184,31 @@ class Renderer:
 
     def directories(self, plan: Plan) -> list[str]:
         """Every directory of OUT that holds files of the plan, relative to OUT."""
-        names = [BASE_DIR]
+        names = [layout.BASE_DIR]
         for env_plan in plan.environments:
-            names.append(env_plan.name)
-            names += [f"{env_plan.name}/{shard}" for shard in env_plan.shard_directories()]
-        names += sorted({file.path.rsplit("/", 1)[0] for file in plan.delivery})
+            names.append(layout.environment_directory(env_plan.name))
+            names += [
+                layout.environment_directory(env_plan.name, shard)
+                for shard in env_plan.shard_directories()
+            ]
+        names += sorted({layout.directory_of(file.path) for file in plan.delivery})
         return names
 
     def directory(self, plan: Plan, directory: str) -> dict[str, PlannedFile]:
         """The files of the plan directly in one directory of OUT (none for one that
         holds none, see `directories`)."""
-        if directory == BASE_DIR:
-            return {f"{BASE_DIR}/{KUSTOMIZATION}": self.base()}
-        if directory.startswith(f"{DELIVERY_DIR}/"):
+        if directory == layout.BASE_DIR:
+            return {layout.kustomization_file(layout.BASE_DIR): self.base()}
+        if layout.is_delivery(directory):
             files = self.delivery_files(plan.delivery)
             return {
-                path: file for path, file in files.items() if path.rsplit("/", 1)[0] == directory
+                path: file for path, file in files.items() if layout.directory_of(path) == directory
             }
-        name, _, shard = directory.partition("/")
+        name, shard = layout.split_directory(directory)
         for env_plan in plan.environments:
             if env_plan.name == name:
                 shards = env_plan.shard_directories()
-                if not shard:
+                if shard is None:
                     return self.environment_directory(env_plan, None)
                 if shard in shards:
                     return self.environment_directory(env_plan, shards.index(shard))
@@ -298,7 +220,7 @@ class Renderer:
 
     def planned(self, plan: Plan) -> dict[str, PlannedFile]:
         """Every file, to be rendered when its text is needed."""
-        files = {f"{BASE_DIR}/{KUSTOMIZATION}": self.base()}
+        files = {layout.kustomization_file(layout.BASE_DIR): self.base()}
         for env_plan in plan.environments:
             files.update(self.environment_files(env_plan))
         files.update(self.delivery_files(plan.delivery))
@@ -327,7 +249,7 @@ class Renderer:
             directory, name = file.path.rsplit("/", 1)
             directories.setdefault(directory, []).append(name)
         for directory, names in directories.items():
-            path = f"{directory}/{KUSTOMIZATION}"
+            path = layout.kustomization_file(directory)
             files[path] = self.kustomization(path, names, [])
         return files
 
@@ -339,7 +261,7 @@ class Renderer:
                 {"pairs": COMMON_LABELS, "includeSelectors": False, "includeTemplates": False}
             ],
         }
-        path = f"{BASE_DIR}/{KUSTOMIZATION}"
+        path = layout.kustomization_file(layout.BASE_DIR)
         return self.file(path, "base.yaml.j2", [expected], labels=COMMON_LABELS)
 
     def environment_files(self, env_plan: EnvironmentPlan) -> dict[str, PlannedFile]:
@@ -354,21 +276,18 @@ class Renderer:
     ) -> dict[str, PlannedFile]:
         """The files directly in an environment's directory (`shard` None) or in one of
         its shards': the dependencies' files and the kustomization that lists them."""
-        entry = f"{env_plan.name}/{KUSTOMIZATION}"
         if shard is None and env_plan.shards > 1:
+            entry = layout.kustomization_file(layout.environment_directory(env_plan.name))
             return {entry: self.kustomization(entry, env_plan.shard_directories(), [])}
-        name = None if shard is None else shard_directory(shard)
-        directory, base = env_plan.name, f"../{BASE_DIR}"
-        if name is not None:
-            directory, base = f"{env_plan.name}/{name}", f"../../{BASE_DIR}"
+        name = None if shard is None else layout.shard_directory(shard)
         files = {}
         resources = []
         for dep in env_plan.shard_members(shard or 0):
-            path = dependency_path(env_plan.name, name, dep.name)
+            path = layout.dependency_file(env_plan.name, name, dep.name)
             files[path] = self.dependency(path, dep)
             resources.append(f"{dep.name}.yaml")
-        path = f"{directory}/{KUSTOMIZATION}"
-        files[path] = self.kustomization(path, resources, [base])
+        path = layout.kustomization_file(layout.environment_directory(env_plan.name, name))
+        files[path] = self.kustomization(path, resources, [layout.base_reference(name)])
         return files
 
     def kustomization(self, path: str, resources: list[str], components: list[str]) -> PlannedFile:
@@ -391,14 +310,9 @@ class Renderer:
         except jinja2.TemplateError as error:
             raise ExtgenError(f"template {_template_line(error) or name}: {error}") from None
         first = text.split("\n", 1)[0]
-        if "\n" not in text or not is_marked(first) or _SEAL.search(first):
+        if "\n" not in text or not is_marked(first) or has_seal(first):
             raise ExtgenError(f"template {name}: the first line must be the extgen marker")
         return text
-
-
-def dependency_path(environment: str, shard: str | None, name: str) -> str:
-    """Where a dependency's file of an environment is, relative to OUT."""
-    return f"{environment}/{shard}/{name}.yaml" if shard else f"{environment}/{name}.yaml"
 
 
 def _template_line(error: BaseException) -> str | None:

@@ -24,9 +24,11 @@ import jsonschema
 import jsonschema.exceptions
 from referencing import Registry, Resource
 
+from extgen import layout
 from extgen.errors import ExtgenError
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.plan import Body, DependencyPlan, EnvironmentPlan, Manifest, Plan
+from extgen.manifest import Body, Manifest
+from extgen.plan import DependencyPlan, EnvironmentPlan, Plan
 from extgen.yamlio import parse_all_core
 
 # extgen generates these; a schema version is usable only when it has all of them.
@@ -264,11 +266,12 @@ class _Job:
     directory: str  # relative to OUT
     expected: Expected
     with_schema: bool = True
+    shard: str | None = None
 
     def run(
         self, out: Path, kustomize: Kustomize, schema_version: str
     ) -> tuple[list[Finding], int]:
-        findings, built = _build(out, self.name, self.directory, kustomize)
+        findings, built = _build(out, self.name, self.directory, self.shard, kustomize)
         if self.with_schema:
             findings += [
                 f for body in built for f in _schema_findings(self.name, body, schema_version)
@@ -295,8 +298,8 @@ def _environment_jobs(env: EnvironmentPlan) -> list[_Job]:
     for index, shard in enumerate(shards):
         ordered = sorted(expected[index].items(), key=lambda item: (item[1][1].name, item[1][2]))
         expected[index] = {}
-        directory = f"{env.name}/{shard}" if shard else env.name
-        jobs.append(_Job(env.name, directory, dict(ordered)))
+        directory = layout.environment_directory(env.name, shard)
+        jobs.append(_Job(env.name, directory, dict(ordered), shard=shard))
     return jobs
 
 
@@ -321,16 +324,15 @@ def _delivery_builds(plan: Plan) -> dict[str, list[Manifest]]:
     """The directories of Argo CD and Flux objects, relative to OUT, and their objects."""
     directories: dict[str, list[Manifest]] = {}
     for file in plan.delivery:
-        directories.setdefault(file.path.rsplit("/", 1)[0], []).extend(file.manifests)
+        directories.setdefault(layout.directory_of(file.path), []).extend(file.manifests)
     return directories
 
 
 def _build(
-    out: Path, name: str, relative: str, kustomize: Kustomize
+    out: Path, name: str, relative: str, shard: str | None, kustomize: Kustomize
 ) -> tuple[list[Finding], list[Any]]:
     """The objects one kustomization yields, or the finding that it does not build."""
     directory = out / relative
-    where = relative.removeprefix(name).strip("/")
     if not directory.is_dir():
         message = f"{directory} does not exist; run `extgen render` first"
         return [Finding(name, "", "", message)], []
@@ -338,7 +340,7 @@ def _build(
         stream = build(kustomize, directory)
     except ExtgenError as error:
         message = " ".join(error.message.split())  # kustomize's stderr, on the same line
-        prefix = f"{where} " if where else ""
+        prefix = f"{shard} " if shard else ""
         return [Finding(name, "", "", f"the {prefix}overlay does not build: {message}")], []
     try:
         built = [doc for doc in parse_all_core(stream, f"{directory} (built)") if doc is not None]

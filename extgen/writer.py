@@ -11,9 +11,6 @@ Every value goes through `quote`, exactly where the templates use `| q`. Port ke
 written as they are, as `ports.j2` does with `{{ key }}`. It stands for the built-in
 templates only: a Renderer given a templates directory (which may override them) must
 keep rendering through Jinja.
-
-This module imports `quote` from extgen.render, so extgen.render imports this module
-inside a function, not at its top.
 """
 
 from __future__ import annotations
@@ -23,8 +20,8 @@ import importlib.resources
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from extgen.plan import Body, Manifest
-from extgen.render import quote as _quote
+from extgen.manifest import Body, Manifest
+from extgen.quoting import quote as _quote
 
 Lines = list[str]
 # The same few values (ports, protocols, labels, namespaces) come back in every file.

@@ -264,7 +264,7 @@ def _documents_from_events(
 
 
 PathElement = str | int
-Path = tuple[PathElement, ...]
+NodePath = tuple[PathElement, ...]
 
 
 class Document:
@@ -296,7 +296,7 @@ class Document:
     def position(self, path: Sequence[PathElement], *, key: bool = False) -> Position:
         """The position of the node at `path`, or of its key when `key` is set.
 
-        Path elements that do not name a node (a model's own step in a path, such as the
+        Elements that do not name a node (a model's own step in a path, such as the
         normalised form of a short target) are passed over, so a path always lands on the
         nearest node written in the file.
         """

@@ -10,6 +10,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from extgen.cli import cli
+from extgen.output import scan
+from extgen.plan import Plan
+from extgen.render import Renderer
+from extgen.sync import Changes, apply_changes, plan_changes
 
 ENVIRONMENTS = """\
 environments:
@@ -70,6 +74,13 @@ def snapshot(directory: Path) -> dict[str, bytes]:
         elif path.is_file():
             files[relative] = path.read_bytes()
     return files
+
+
+def sync_into(out: Path, plan: Plan, renderer: Renderer | None = None) -> Changes:
+    """Writes a plan into OUT through the one sync pipeline, as `extgen render` does."""
+    changes = plan_changes(out, plan, renderer or Renderer(), scan(out))
+    apply_changes(changes, write=True)
+    return changes
 
 
 def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -48,10 +48,10 @@ import extgen.catalog
 from extgen.catalog import Catalog, parse_catalog
 from extgen.errors import CatalogError, ExtgenError, Problem
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.output import _scan
+from extgen.output import scan
 from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer
-from extgen.sections import judge, settle
+from extgen.sync import apply_changes, plan_changes
 from extgen.verify import verify
 from extgen.yamlio import other_type, parse_all_core
 
@@ -823,11 +823,11 @@ class Overlays:
     def add(self, accepted: Accepted) -> None:
         """Writes the output as `extgen render` does; writing it again must change nothing."""
         out = self.root / f"round-{self.rounds}" / f"catalog-{len(self.pending):05d}"
-        outcome = judge(out, accepted.plan, RENDERER, _scan(out))
-        settle(outcome, write=True)
+        changes = plan_changes(out, accepted.plan, RENDERER, scan(out))
+        apply_changes(changes, write=True)
         written = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*.yaml")}
         assert written == accepted.files, "the files written are not the files rendered"
-        again = judge(out, accepted.plan, RENDERER, _scan(out)).counts()
+        again = plan_changes(out, accepted.plan, RENDERER, scan(out)).counts()
         assert again["unchanged"] == len(written), f"a second render changes files: {again}"
         alone = self.alone_every > 0 and self.counts["catalogs written"] % self.alone_every == 0
         self.counts["catalogs written"] += 1

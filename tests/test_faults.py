@@ -21,7 +21,7 @@ import pytest
 from helpers import run, snapshot
 
 import extgen.output
-import extgen.sections
+import extgen.sync
 from extgen.output import LOCK_NAME, TEMP_PREFIX
 
 KILLS = int(os.environ.get("EXTGEN_KILL_ITERATIONS", "8"))
@@ -121,12 +121,12 @@ def kill_renders(work: Path, iterations: int, dependencies: int = 400) -> Kills:
 @pytest.mark.parametrize(
     ("dependencies", "iterations"),
     [(400, KILLS), (1100, max(1, KILLS // 2))],
-    ids=["one-process", "two-processes"],  # 2,200 files: written by two (output.apply)
+    ids=["one-process", "two-processes"],  # 2,200 files: written by two (sync.apply_changes)
 )
 def test_a_killed_render_leaves_every_file_old_or_new(
     tmp_path: Path, dependencies: int, iterations: int
 ) -> None:
-    assert (dependencies * 2 >= extgen.output.PARALLEL_WRITES) == (dependencies > 400)
+    assert (dependencies * 2 >= extgen.sync.PARALLEL_WRITES) == (dependencies > 400)
     kills = kill_renders(tmp_path, iterations, dependencies)
     assert kills.partial_files == 0
     # repaired: the new tree, and no temporary file or lock file left
@@ -214,8 +214,8 @@ def test_a_failure_in_the_second_writing_process_is_reported(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_replace(source, target)
 
-    monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
-    monkeypatch.setattr(extgen.sections, "GROUP", 2)
+    monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
+    monkeypatch.setattr(extgen.sync, "GROUP", 2)
     monkeypatch.setattr(extgen.output.os, "replace", replace_failing_in_child)
     result = run("render", "-c", str(catalog), "-o", str(out))
     monkeypatch.undo()

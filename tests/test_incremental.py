@@ -14,15 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from helpers import sync_into
 from hypothesis import assume, given, note
 from hypothesis import strategies as st
 from test_catalog_properties import Draw, _settings, catalogs, dependencies, environments
 
 from extgen.catalog import Catalog, parse_catalog
 from extgen.errors import CatalogError
-from extgen.output import apply, compare
 from extgen.plan import plan_catalog
-from extgen.render import Renderer
 
 Settings = tuple[dict[str, Any], list[dict[str, Any]]]
 
@@ -70,7 +69,7 @@ def load(settings: Settings) -> Catalog:
 
 
 def render_into(out: Path, catalog: Catalog) -> None:
-    apply(out, compare(out, Renderer().planned(plan_catalog(catalog))))
+    sync_into(out, plan_catalog(catalog))
 
 
 def tree(directory: Path) -> dict[str, bytes]:

@@ -1,5 +1,5 @@
 """A catalog too large to keep its models (catalog.KEEP_MODELS_BYTES) is judged file by file
-and rendered from its models pickled by file, OUT a directory at a time (sections.py): the
+and rendered from its models pickled by file, OUT a directory at a time (sync.py): the
 output, the log and every check must be what a small catalog's way gives."""
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import pytest
 from helpers import count_forks, run, snapshot, write_catalog
 
 import extgen.catalog
-import extgen.halves
-import extgen.output
-import extgen.sections
+import extgen.parallel
+import extgen.sync
 from extgen.catalog import parse_catalog, read_catalog
 from extgen.errors import CatalogError
 
@@ -65,8 +64,8 @@ def large(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every catalog is 'large', and everything that can take two processes takes them."""
     monkeypatch.setattr(extgen.catalog, "KEEP_MODELS_BYTES", 0)
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.output, "PARALLEL_CHECKS", 2)
-    monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
+    monkeypatch.setattr(extgen.sync, "PARALLEL_FILES", 2)
+    monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
     yield
 
 
@@ -94,7 +93,7 @@ def test_a_large_catalog_renders_the_same_files_and_log(
 ) -> None:
     catalog = write_catalog(tmp_path, FILES)
     forks = count_forks(monkeypatch)
-    monkeypatch.setattr(extgen.sections, "GROUP", 2)
+    monkeypatch.setattr(extgen.sync, "GROUP", 2)
     got = render(catalog, tmp_path / "large")
     monkeypatch.undo()
     # at least parse, judge and write in two processes (an empty OUT is scanned by none)
@@ -125,8 +124,8 @@ def test_a_large_catalog_is_checked_diffed_and_updated_alike(
                 ("PARALLEL_BYTES", 0),
             ]:
                 monkeypatch.setattr(extgen.catalog, name, value)
-            monkeypatch.setattr(extgen.output, "PARALLEL_CHECKS", 2)
-            monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
+            monkeypatch.setattr(extgen.sync, "PARALLEL_FILES", 2)
+            monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
         results[out] = [
             render(catalog, tmp_path / out, *flag) for flag in (["--check"], ["--diff"], [])
         ]

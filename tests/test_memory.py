@@ -1,5 +1,5 @@
 """What a large catalog keeps in memory: shared empty mappings and field sets, values let
-go once read, texts not kept once written, files in OUT known by a brief of 58 bytes.
+go once read, texts not kept once written, files in OUT known by a stamp of 24 bytes.
 
 Memory itself is measured by benchmarks/run.py (peak RSS); these tests hold the design
 that keeps it down, and that sharing never changes a value.
@@ -11,14 +11,15 @@ import warnings
 from pathlib import Path
 
 import pytest
-from helpers import run, write_catalog
+from helpers import run, sync_into, write_catalog
 
 import extgen.model
 from extgen.catalog import read_catalog
 from extgen.model import Dependency, HostnameTarget
-from extgen.output import Change, _scan, apply, compare
+from extgen.output import scan
 from extgen.plan import plan_catalog
 from extgen.render import PlannedFile, Renderer
+from extgen.sync import Change
 from extgen.yamlio import load_document
 
 
@@ -66,17 +67,21 @@ def test_catalog_values_are_let_go_once_read_and_positions_still_found(tmp_path:
     assert str(empty.position(("dependencies",))) == "b.yaml:1:1"
 
 
-def test_a_file_written_by_apply_does_not_keep_its_text(tmp_path: Path) -> None:
+def test_a_written_file_does_not_keep_its_text(tmp_path: Path) -> None:
     catalog = write_catalog(tmp_path)
     out = tmp_path / "out"
-    files = Renderer().planned(plan_catalog(read_catalog(catalog)))
-    changes = compare(out, files, defer=True)
-    deferred = [change.planned for change in changes if change.planned is not None]
-    assert deferred, "dependency files are rendered when written"
-    apply(out, changes)
-    for planned in deferred:
+    plan = plan_catalog(read_catalog(catalog))
+    changes = sync_into(out, plan)
+    assert changes.diffs == {} and all(
+        change.action == "create" for others in changes.others.values() for change in others
+    )
+    files = Renderer().planned(plan)
+    dependency_files = [file for file in files.values() if file.renders_safely]
+    assert dependency_files, "dependency files are rendered when written"
+    for planned in dependency_files:
+        text = planned.rendered()
         assert planned._text is None, planned.path
-        assert (out / planned.path).read_text() == planned.text  # and rendered alike
+        assert (out / planned.path).read_text() == text == planned.text  # rendered alike
 
 
 @pytest.mark.parametrize(
@@ -89,7 +94,7 @@ def test_a_file_written_by_apply_does_not_keep_its_text(tmp_path: Path) -> None:
     ],
     ids=["as-written", "edited-below-the-seal", "seal-changed", "marker-line-changed"],
 )
-def test_files_in_out_are_known_by_a_brief_of_24_bytes_at_most(
+def test_files_in_out_are_known_by_a_stamp_of_24_bytes_at_most(
     tmp_path: Path, edit: object, current: bool, sealed: bool
 ) -> None:
     """A digest of 16 bytes of the text below the marker line, and the seal's 8 bytes if
@@ -100,8 +105,8 @@ def test_files_in_out_are_known_by_a_brief_of_24_bytes_at_most(
     path = out / "dev" / "orders-db.yaml"
     assert callable(edit)
     path.write_text(edit(path.read_text()))
-    found = _scan(out)
-    sizes = {name: len(brief) for name, brief in found.owned.items()}
+    found = scan(out)
+    sizes = {name: len(stamp) for name, stamp in found.owned.items()}
     assert sizes.pop("dev/orders-db.yaml") == (24 if sealed else 16)
     assert set(sizes.values()) == {24}
     planned = Renderer().planned(plan_catalog(read_catalog(catalog)))["dev/orders-db.yaml"]
@@ -110,7 +115,7 @@ def test_files_in_out_are_known_by_a_brief_of_24_bytes_at_most(
 
 
 def test_objects_made_per_file_have_no_dict_of_their_own(tmp_path: Path) -> None:
-    change = Change("a.yaml", "unchanged", None, None)
+    change = Change("a.yaml", "unchanged")
     assert not hasattr(change, "__dict__")
     files = Renderer().planned(plan_catalog(read_catalog(write_catalog(tmp_path))))
     planned = files["dev/orders-db.yaml"]

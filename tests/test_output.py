@@ -12,10 +12,10 @@ import pytest
 from helpers import count_forks, run, snapshot, write_catalog
 
 import extgen.catalog
-import extgen.halves
 import extgen.output
+import extgen.parallel
 import extgen.plan
-import extgen.sections
+import extgen.sync
 from extgen.model import Dependency
 from extgen.render import Renderer
 
@@ -251,17 +251,20 @@ def test_many_files_are_written_by_two_processes_alike(
     assert run("render", "-c", str(catalog), "-o", str(alone)).exit_code == 0
     shared_writes: list[int] = []
     shared_directories: list[str] = []
-    real = extgen.sections.in_two_processes_or_stop
+    real = extgen.parallel.split
 
-    def counting(items: list[tuple[str, list[int]]], work: Any) -> list[Any]:
-        shared_writes.append(sum(len(group) for directory, group in items if not directory))
-        shared_directories.extend(directory for directory, _ in items if directory)
-        assert len(items) > 1
-        return real(items, work)
+    def counting(
+        site: str, items: list[tuple[str, list[int]]], work: Any, **options: Any
+    ) -> list[Any]:
+        if site == "write":
+            shared_writes.append(sum(len(group) for directory, group in items if not directory))
+            shared_directories.extend(directory for directory, _ in items if directory)
+            assert len(items) > 1 and options == {"redo": False}
+        return real(site, items, work, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(extgen.output, "PARALLEL_WRITES", 2)
-    monkeypatch.setattr(extgen.sections, "GROUP", 2)
-    monkeypatch.setattr(extgen.sections, "in_two_processes_or_stop", counting)
+    monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
+    monkeypatch.setattr(extgen.sync, "GROUP", 2)
+    monkeypatch.setattr(extgen.parallel, "split", counting)
     shared = tmp_path / "shared"
     result = run("render", "-c", str(catalog), "-o", str(shared))
     assert result.exit_code == 0, result.output
@@ -282,8 +285,8 @@ def test_out_is_scanned_by_a_second_process_alike(
     (out / "prod" / "link.yaml").symlink_to("../dev/orders-db.yaml")
     with extgen.output.Scan(out) as scan:
         assert scan.pid != 0
-        assert scan.result() == extgen.output._scan(out)
-    found = extgen.output._scan(out)
+        assert scan.result() == extgen.output.scan(out)
+    found = extgen.output.scan(out)
     assert found.kinds["dev/notes.txt"] == "file" and "dev/notes.txt" not in found.owned
     assert found.kinds["prod/link.yaml"] == "link" and "dev/orders-db.yaml" in found.owned
 
@@ -297,27 +300,34 @@ def test_a_scan_left_unread_stops_its_process(rendered: tuple[Path, Path]) -> No
 
 
 @pytest.mark.parametrize("child", ["works", "fails"])
-def test_seals_are_judged_by_two_processes_alike(
+def test_changes_are_planned_by_two_processes_alike(
     rendered: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, child: str
 ) -> None:
     catalog, out = rendered
     path = out / "dev" / "orders-db.yaml"
     path.write_text(path.read_text().replace("orders.dev.example.com", "evil.example.com"))
-    files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
-    alone = extgen.output.compare(out, files)
-    real_dump, parent = extgen.halves.pickle.dump, os.getpid()
+    (out / "prod" / "gone.yaml").write_text(MARKED)
+
+    def planned() -> list[tuple[str, str]]:
+        plan = extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog))
+        changes = extgen.sync.plan_changes(out, plan, Renderer(), extgen.output.scan(out))
+        extgen.sync.apply_changes(changes, write=False)  # as --check: updates made sure of
+        return list(changes.entries())
+
+    alone = planned()
+    real_dump, parent = extgen.parallel.pickle.dump, os.getpid()
 
     def dump(*args: Any, **kwargs: Any) -> None:
         if child == "fails" and os.getpid() != parent:
             raise RuntimeError("the child fails")
         real_dump(*args, **kwargs)
 
-    monkeypatch.setattr(extgen.output, "PARALLEL_CHECKS", 2)
+    monkeypatch.setattr(extgen.sync, "PARALLEL_FILES", 2)
     forks = count_forks(monkeypatch)
-    monkeypatch.setattr(extgen.halves.pickle, "dump", dump)
-    files = Renderer().planned(extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog)))
-    shared = extgen.output.compare(out, files)
+    monkeypatch.setattr(extgen.parallel.pickle, "dump", dump)
+    shared = planned()
     assert len(forks) == 1
-    assert [(c.path, c.action) for c in shared] == [(c.path, c.action) for c in alone]
-    assert [c.path for c in shared if c.action == "update"] == ["dev/orders-db.yaml"]
-    assert sum(c.action == "unchanged" for c in shared) == len(shared) - 1
+    assert shared == alone
+    assert [path for path, action in shared if action == "update"] == ["dev/orders-db.yaml"]
+    assert [path for path, action in shared if action == "delete"] == ["prod/gone.yaml"]
+    assert sum(action == "unchanged" for _, action in shared) == len(shared) - 2

@@ -10,7 +10,7 @@ import pytest
 from helpers import count_forks
 
 import extgen.catalog
-import extgen.halves
+import extgen.parallel
 from extgen.catalog import parse_catalog
 from extgen.errors import CatalogError
 
@@ -75,7 +75,7 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 10**12)
     alone = load(INVALID)
     parent = os.getpid()
-    real_dump = extgen.halves.pickle.dump
+    real_dump = extgen.parallel.pickle.dump
 
     def dump_failing_in_child(*args: Any, **kwargs: Any) -> None:
         if os.getpid() != parent:
@@ -83,5 +83,5 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
         real_dump(*args, **kwargs)
 
     monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.halves.pickle, "dump", dump_failing_in_child)
+    monkeypatch.setattr(extgen.parallel.pickle, "dump", dump_failing_in_child)
     assert load(INVALID) == alone

@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import run, write_catalog
+from helpers import run, sync_into, write_catalog
 
 from extgen.catalog import parse_catalog, read_catalog
-from extgen.output import apply, compare
 from extgen.plan import object_counts, plan_catalog
-from extgen.render import Renderer, quote
+from extgen.quoting import quote
 from extgen.verify import verify
 from extgen.yamlio import parse_all
 
@@ -208,7 +207,7 @@ def test_large_address_list_is_split_into_slices_of_1000(tmp_path: Path) -> None
     assert first["endpoints"][0] == {"addresses": ["10.0.0.1"]}
     assert first["ports"] == [{"name": "", "port": 80, "protocol": "TCP"}]
     out = tmp_path / "out"
-    apply(out, compare(out, Renderer().render(plan)))
+    sync_into(out, plan)
     assert verify(out, plan).findings == []
 
 

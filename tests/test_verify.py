@@ -9,13 +9,12 @@ from pathlib import Path
 import jsonschema.exceptions
 import kubernetes_validate
 import pytest
+from helpers import sync_into
 
-from extgen import output
 from extgen.catalog import parse_catalog
 from extgen.errors import ExtgenError
 from extgen.kustomize import Kustomize, build, find_kustomize, run
 from extgen.plan import Plan, plan_catalog
-from extgen.render import Renderer
 from extgen.verify import (
     Finding,
     VerifyReport,
@@ -88,8 +87,7 @@ def plan() -> Plan:
 @pytest.fixture
 def out(tmp_path: Path, plan: Plan) -> Path:
     out = tmp_path / "overlays"
-    files = Renderer().render(plan)
-    output.apply(out, output.compare(out, files))
+    sync_into(out, plan)
     return out
 
 

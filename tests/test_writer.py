@@ -26,7 +26,8 @@ from test_catalog_properties import _settings, catalog_sources, mutated_sources
 
 from extgen.catalog import parse_catalog, read_catalog
 from extgen.errors import CatalogError
-from extgen.plan import Manifest, Plan, plan_catalog
+from extgen.manifest import Manifest
+from extgen.plan import Plan, plan_catalog
 from extgen.render import Renderer, _check
 from extgen.writer import MARKER_TEXT, objects_text
 

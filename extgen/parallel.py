@@ -1,5 +1,14 @@
-"""Work done by two processes, this one and a forked child: work that splits cleanly into
-items, and work started in a child to be collected later (`start_child`)."""
+"""The one place where extgen works in two processes: this one and a forked child.
+
+On two cores, a few steps of a large render go faster with a second process: OUT's
+scan while the catalog is read (`start_child`), and steps whose work splits into items
+(`split`): reading a large catalog's files, planning OUT's changes, rendering and
+writing files. Each is named by a site, so that benchmarks/parallel.py can measure it;
+a site is kept only where that measurement shows it worth its cost.
+
+One switch: EXTGEN_PROCESSES=1 runs everything in this process. Never nested: inside a
+split, or in a child, every step runs in one process.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +16,22 @@ import gc
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from extgen.errors import ExtgenError
 
+Site = Literal["scan", "parse", "plan", "write"]
+SITES: tuple[Site, ...] = ("scan", "parse", "plan", "write")
+# The sites that run in one process: all of them with EXTGEN_PROCESSES=1 (benchmarks
+# turn single sites off here).
+off: set[str] = set(SITES) if os.environ.get("EXTGEN_PROCESSES") == "1" else set()
+_inside = False  # in a split, or in a child: no second split
+
 Item = TypeVar("Item")
+
+
+def enabled(site: Site) -> bool:
+    return site not in off and not _inside and hasattr(os, "fork")
 
 
 def start_child(work: Callable[[], Any], failed: Callable[[BaseException], str]) -> tuple[int, int]:
@@ -23,9 +43,11 @@ def start_child(work: Callable[[], Any], failed: Callable[[BaseException], str])
     twice) and leaves through os._exit: it never returns into the caller's code, so it
     cannot release a lock it shares or print.
     """
+    global _inside
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
+        _inside = True
         os.close(reader)
         try:
             result: tuple[str, Any] = ("done", work())
@@ -54,43 +76,35 @@ def child_result(pid: int, reader: int, stopped: str) -> tuple[str, Any]:
     return kind, value
 
 
-def in_two_processes(
-    items: Sequence[Item], work: Callable[[Sequence[Item]], list[Any]]
+def split(
+    site: Site,
+    items: Sequence[Item],
+    work: Callable[[Sequence[Item]], list[Any]],
+    *,
+    redo: bool = True,
 ) -> list[Any]:
-    """`work(items)`, with a forked child doing every other item.
+    """`work(items)`, with a forked child doing every other item when the site is on.
 
-    If the child fails in any way, its items are done here: the result never depends on
-    the second process. Objects made before the fork are frozen out of the cyclic
-    collector, so that the child does not copy every page by walking them.
+    `redo`: if the child fails in any way, its items are done here, so that the result
+    never depends on the second process. Work that must not be done twice (writing
+    files) sets it False: a failure in either process then stops it all, the child's
+    ExtgenError (any other error, as text) raised here once both have stopped.
+    Objects made before the fork are frozen out of the cyclic collector, so that the
+    child does not copy every page by walking them.
     """
-    return _in_two_processes(items, work, redo=True)
-
-
-def in_two_processes_or_stop(
-    items: Sequence[Item], work: Callable[[Sequence[Item]], list[Any]]
-) -> list[Any]:
-    """`work(items)`, with a forked child doing every other item, for work that must not
-    be done twice (writing files): a failure in either process stops it all.
-
-    The child's ExtgenError (any other error, as text) is raised here once both have
-    stopped; an error here is raised once the child has stopped.
-    """
-    return _in_two_processes(items, work, redo=False)
-
-
-def _in_two_processes(
-    items: Sequence[Item], work: Callable[[Sequence[Item]], list[Any]], redo: bool
-) -> list[Any]:
-    if len(items) < 2 or not hasattr(os, "fork"):
+    global _inside
+    if len(items) < 2 or not enabled(site):
         return work(items)
     theirs = items[1::2]
     gc.freeze()
     pid, reader = start_child(lambda: work(theirs), lambda e: f"the second process failed: {e!r}")
     kind: str = "error"
     received: Any = "the second process stopped"
+    _inside = True
     try:
         mine = work(items[0::2])
     finally:
+        _inside = False
         kind, received = child_result(pid, reader, "the second process stopped")
     if not (kind == "done" and isinstance(received, list) and len(received) == len(theirs)):
         if not redo:
