@@ -1,4 +1,4 @@
-"""The figures of the README's "Reliability" section, measured anew.
+"""The figures of the "Reliability" section of docs/performance.md, measured anew.
 
 - every row of the bad-catalog tables in tests/test_bad_catalogs.py through the real
   `extgen validate` (one process per row): refused, with exactly the expected errors at
@@ -12,7 +12,7 @@
 
     .venv/bin/python benchmarks/reliability.py [--kills 200] [--pairs 50] [--update-readme]
 
-Prints a Markdown table; --update-readme also writes it into README.md between the
+Prints a Markdown table; --update-readme also writes it into docs/performance.md between the
 reliability markers. Exits 1 if any figure shows a failure.
 """
 
@@ -38,7 +38,7 @@ from types import ModuleType
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+DOC = ROOT / "docs" / "performance.md"
 BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
 
 sys.path.insert(0, str(ROOT / "tests"))
@@ -243,11 +243,11 @@ def table(figures: list[Figure]) -> str:
 
 
 def update_readme(block: str) -> None:
-    text = README.read_text(encoding="utf-8")
+    text = DOC.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"{README} has no {BEGIN} ... {END} block")
-    README.write_text(pattern.sub(lambda _: f"{BEGIN}\n{block}{END}", text), encoding="utf-8")
+        raise SystemExit(f"{DOC} has no {BEGIN} ... {END} block")
+    DOC.write_text(pattern.sub(lambda _: f"{BEGIN}\n{block}{END}", text), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -258,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=50, help="pairs of concurrent renders")
     parser.add_argument("--pair-deps", type=int, default=100, help="dependencies of those")
     parser.add_argument("--fuzz-cases", type=int, help="run the fuzzer now, for N cases")
-    parser.add_argument("--update-readme", action="store_true", help="write README.md's figures")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="write the figures into docs/performance.md"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="extgen-reliability-") as directory:

@@ -23,7 +23,7 @@ from extgen.errors import ExtgenError
 from extgen.output import Scan, locked
 from extgen.plan import object_counts, plan_catalog
 from extgen.render import Renderer
-from extgen.report import FORMATS, Issue, Reporter, choose_format
+from extgen.report import FORMATS, Issue, Reporter, choose_format, plural
 from extgen.schema import catalog_schema
 from extgen.sync import Changes, apply_changes, plan_changes
 
@@ -81,7 +81,7 @@ def _report_error(report: Reporter, error: ExtgenError) -> None:
         return
     for problem in error.problems:
         report.issue(Issue.of(problem))
-    report.finish(False, f"{len(error.problems)} error(s); nothing was written")
+    report.finish(False, f"{plural(len(error.problems), 'error')}; nothing was written")
 
 
 catalog_option = click.option(
@@ -145,7 +145,10 @@ def cli(ctx: click.Context, debug: bool, output_format: str | None) -> None:
 @format_option
 @click.pass_context
 def validate(ctx: click.Context, catalog: Path) -> None:
-    """Validate the catalog; print every problem as FILE:LINE:COL: error: MESSAGE."""
+    """Validate the catalog.
+
+    Prints every problem as FILE:LINE:COL: error: MESSAGE, else a summary.
+    """
     report = reporter(ctx)
     loaded = read_catalog(catalog)
     # Counted, not planned: building every object would cost a fifth of validate.
@@ -159,8 +162,9 @@ def validate(ctx: click.Context, catalog: Path) -> None:
 def _summary(catalog: Catalog, objects: dict[str, int]) -> str:
     counts = ", ".join(f"{name} {count}" for name, count in objects.items())
     return (
-        f"catalog OK: {len(catalog.environments)} environments,"
-        f" {len(catalog.records)} dependencies; objects per environment: {counts or 'none'}"
+        f"catalog OK: {plural(len(catalog.environments), 'environment')},"
+        f" {plural(len(catalog.records), 'dependency', 'dependencies')};"
+        f" objects per environment: {counts or 'none'}"
     )
 
 
@@ -169,6 +173,7 @@ def _summary(catalog: Catalog, objects: dict[str, int]) -> str:
 @out_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if OUT is not up to date.")
 @click.option("--diff", is_flag=True, help="Like --check, and print a unified diff.")
+@click.option("-v", "--verbose", is_flag=True, help="List every file, the unchanged ones too.")
 @click.option(
     "--templates",
     type=click.Path(path_type=Path, file_okay=False, exists=True),
@@ -189,10 +194,15 @@ def render(
     out: Path,
     check: bool,
     diff: bool,
+    verbose: bool,
     templates: Path | None,
     lock_timeout: float,
 ) -> None:
-    """Validate the catalog and write OUT (or, with --check/--diff, compare only)."""
+    """Validate the catalog and write OUT.
+
+    Prints each file created, updated or deleted (every file with --verbose) and a
+    summary. With --check or --diff, writes nothing and exits 1 if OUT is out of date.
+    """
     report = reporter(ctx)
     report.detail("out", str(out))
     report.detail("check", check or diff)
@@ -206,7 +216,11 @@ def render(
         changes = _planned_changes(catalog, out, templates)
         _report_moves(report, changes)
         apply_changes(changes, write=True)
-    report.say(f"{action:<9} {out}/{path}" for path, action in changes.entries())
+    report.say(
+        f"{action:<9} {out}/{path}"
+        for path, action in changes.entries()
+        if verbose or action != "unchanged"
+    )
     report.detail("changes", lambda: _changes(changes, diff=False))
     report.finish(True, _tally(out, changes.counts()))
 
@@ -259,10 +273,12 @@ def _report_moves(report: Reporter, changes: Changes) -> None:
         env = next(env for env in changes.plan.environments if env.name == env_name)
         moved = set(names)
         objects = sum(dep.object_count for dep in env.dependencies if dep.name in moved)
+        dependencies = plural(len(names), "dependency", "dependencies")
+        verb = "moves" if objects == 1 else "move"
         report.note(
-            f"{objects} objects of {len(names)} dependencies move to another shard of"
+            f"{plural(objects, 'object')} of {dependencies} {verb} to another shard of"
             f" {env_name}: Argo CD and Flux hand them from one application to another"
-            " (see the README, Sharding)"
+            " (see docs/sharding.md)"
         )
 
 
@@ -284,7 +300,13 @@ def _tally(out: Path, counts: dict[str, int]) -> str:
 def verify_command(
     ctx: click.Context, catalog: Path, out: Path, kubernetes_version: str | None
 ) -> None:
-    """Build every overlay with kustomize; check it against the schema and the catalog."""
+    """Build every overlay and check what it yields.
+
+    Each environment (each shard of a sharded one) and each directory of delivery objects
+    is built with kustomize; every object is checked against the Kubernetes OpenAPI schema
+    and must equal what the catalog defines. Needs a `kustomize` binary on PATH, else
+    `kubectl` (its embedded kustomize), and says which it used.
+    """
     # Imported here: the schema machinery takes a sixth of a second to import, which
     # every other command would pay for nothing.
     from extgen.kustomize import find_kustomize
@@ -304,18 +326,19 @@ def verify_command(
     report.detail("environments", result.environments)
     report.detail("objectsBuilt", result.objects)
     summary = (
-        f"{result.environments} environments, {result.objects} objects built,"
-        f" schema of Kubernetes {result.schema_version}"
+        f"{plural(result.environments, 'environment')},"
+        f" {plural(result.objects, 'object')} built, schema of Kubernetes {result.schema_version}"
     )
     if result.findings:
-        report.finish(False, f"verify failed: {len(result.findings)} problem(s); {summary}")
+        problems = plural(len(result.findings), "problem")
+        report.finish(False, f"verify failed: {problems}; {summary}")
         raise click.exceptions.Exit(EXIT_PROBLEM)
     report.finish(True, f"verify OK: {summary}, all equal to the catalog")
 
 
 @cli.command()
 def schema() -> None:
-    """Print the JSON Schema of a catalog file (for editors)."""
+    """Print the catalog's JSON Schema (for editors)."""
     click.echo(json.dumps(catalog_schema(), indent=2, sort_keys=False))
 
 

@@ -29,6 +29,11 @@ Format = Literal["text", "json", "github"]
 FORMATS: tuple[Format, ...] = ("text", "json", "github")
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 environment", "2 environments"; `nouns` when the plural is not noun + s."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
 def choose_format(chosen: str | None, environ: Mapping[str, str]) -> Format:
     """The format asked for, else `github` inside GitHub Actions, else `text`."""
     if chosen is not None:

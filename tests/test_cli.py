@@ -16,6 +16,11 @@ import extgen.cli
 from extgen.cli import cli
 
 ROOT = Path(__file__).parent.parent
+ORDERS_DB_DEV = """\
+dependencies:
+  - name: orders-db
+    targets: {dev: orders.dev.example.com}
+"""
 
 
 def test_validate_prints_a_summary_for_a_valid_catalog(tmp_path: Path) -> None:
@@ -24,6 +29,28 @@ def test_validate_prints_a_summary_for_a_valid_catalog(tmp_path: Path) -> None:
     assert result.output == (
         "catalog OK: 2 environments, 3 dependencies; objects per environment: dev 4, prod 5\n"
     )
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    environments = "environments:\n  dev: {namespace: apps-dev}\n"
+    one = {"environments.yaml": environments, "dependencies.yaml": ORDERS_DB_DEV}
+    result = run("validate", "-c", str(write_catalog(tmp_path, one)))
+    assert result.output == (
+        "catalog OK: 1 environment, 1 dependency; objects per environment: dev 1\n"
+    )
+    bad = {"environments.yaml": environments, "dependencies.yaml": "dependencies: 1\n"}
+    result = run("validate", "-c", str(write_catalog(tmp_path / "bad", bad)))
+    assert result.output.splitlines()[-1] == "1 error; nothing was written"
+
+
+def test_help_texts_are_whole_and_verify_names_what_it_needs() -> None:
+    listing = run("--help").output.split("Commands:")[1]
+    assert "..." not in listing and "\u2026" not in listing
+    for command in ("validate", "render", "verify", "schema"):
+        assert f"  {command} " in listing
+    verify_help = " ".join(run("verify", "--help").output.split())
+    assert "Needs a `kustomize` binary on PATH, else `kubectl`" in verify_help
+    assert "--verbose" in run("render", "--help").output
 
 
 @pytest.mark.parametrize(

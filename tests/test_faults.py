@@ -185,7 +185,7 @@ def snapshot_after_render(catalog: Path, out: Path) -> dict[str, bytes]:
 
 
 def test_reliability_script_measures_at_tiny_counts() -> None:
-    """benchmarks/reliability.py, which measures the README's figures, keeps working."""
+    """benchmarks/reliability.py, which measures docs/performance.md's figures, keeps working."""
     script = Path(__file__).resolve().parent.parent / "benchmarks" / "reliability.py"
     tiny = ["--rows", "3", "--kills", "1", "--kill-deps", "20", "--pairs", "1", "--pair-deps", "8"]
     result = subprocess.run(

@@ -119,7 +119,7 @@ def test_validate_text_is_file_line_col_on_stderr(bad: Path) -> None:
         f"catalog/{BAD_FILE}:4:5: error: {UNKNOWN_KEY}",
         f"catalog/{BAD_FILE}:7:7: error: {UNKNOWN_ENV}",
         f"catalog/{BAD_FILE}:11:28: error: {IP_NOT_HOST}",
-        "3 error(s); nothing was written",
+        "3 errors; nothing was written",
     ]
 
 
@@ -132,7 +132,7 @@ def test_validate_github_annotates_lines_with_escaped_properties(bad: Path) -> N
         f"::error file={file},line=7,col=7::{UNKNOWN_ENV}",
         f"::error file={file},line=11,col=28::{IP_NOT_HOST}",
     ]
-    assert lines(result.stderr) == ["3 error(s); nothing was written"]
+    assert lines(result.stderr) == ["3 errors; nothing was written"]
 
 
 def test_validate_json_is_one_document_on_stdout(bad: Path) -> None:
@@ -143,7 +143,7 @@ def test_validate_json_is_one_document_on_stdout(bad: Path) -> None:
     assert document == {
         "command": "validate",
         "ok": False,
-        "summary": "3 error(s); nothing was written",
+        "summary": "3 errors; nothing was written",
         "problems": [
             {"file": f"catalog/{BAD_FILE}", "line": 4, "column": 5, "message": UNKNOWN_KEY},
             {"file": f"catalog/{BAD_FILE}", "line": 7, "column": 7, "message": UNKNOWN_ENV},
@@ -358,8 +358,7 @@ def test_verify_json(hand_edited: Path) -> None:
 def _verify_failed(version: str | None = None) -> str:
     version = version or default_kubernetes_version()
     return (
-        "verify failed: 1 problem(s); 2 environments, 2 objects built,"
-        f" schema of Kubernetes {version}"
+        f"verify failed: 1 problem; 2 environments, 2 objects built, schema of Kubernetes {version}"
     )
 
 

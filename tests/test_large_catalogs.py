@@ -127,7 +127,7 @@ def test_a_large_catalog_is_checked_diffed_and_updated_alike(
             monkeypatch.setattr(extgen.sync, "PARALLEL_FILES", 2)
             monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
         results[out] = [
-            render(catalog, tmp_path / out, *flag) for flag in (["--check"], ["--diff"], [])
+            render(catalog, tmp_path / out, *flag) for flag in (["--check"], ["--diff"], ["-v"])
         ]
         monkeypatch.undo()
     assert results["large"] == results["small"]

@@ -38,8 +38,17 @@ def test_render_reports_one_verb_per_file_and_a_summary(tmp_path: Path) -> None:
     assert f"create    {out}/dev/orders-db.yaml" in first.output
     assert first.output.strip().endswith("9 created, 0 updated, 0 deleted, 0 unchanged")
     second = run("render", "-c", str(catalog), "-o", str(out))
-    assert f"unchanged {out}/dev/orders-db.yaml" in second.output
-    assert second.output.strip().endswith("0 created, 0 updated, 0 deleted, 9 unchanged")
+    assert second.output == f"{out}: 0 created, 0 updated, 0 deleted, 9 unchanged\n"
+    verbose = run("render", "--verbose", "-c", str(catalog), "-o", str(out))
+    assert f"unchanged {out}/dev/orders-db.yaml" in verbose.output
+    assert len(verbose.output.splitlines()) == 10
+    (catalog / "dependencies.yaml").write_text(
+        (catalog / "dependencies.yaml").read_text().replace("orders.dev.", "orders2.dev.")
+    )
+    third = run("render", "-c", str(catalog), "-o", str(out))
+    assert third.output == (
+        f"update    {out}/dev/orders-db.yaml\n{out}: 0 created, 1 updated, 0 deleted, 8 unchanged\n"
+    )
 
 
 def test_noop_render_writes_nothing(rendered: tuple[Path, Path]) -> None:

@@ -110,7 +110,7 @@ def test_a_change_of_shard_count_reports_the_objects_that_move(sharded: Path) ->
     assert 300 < moved < 700
     assert notes[0].endswith(
         f"objects of {moved} dependencies move to another shard of dev: Argo CD and Flux"
-        " hand them from one application to another (see the README, Sharding)"
+        " hand them from one application to another (see docs/sharding.md)"
     )
     assert sorted(p.name for p in (sharded / "out" / "dev").iterdir()) == [
         "kustomization.yaml",
