@@ -571,7 +571,7 @@ def report(bench: Bench, rows: list[Measurement], reps: int, source: str) -> str
 def record(text: str) -> None:
     if not RESULTS.exists():
         RESULTS.write_text(
-            "# Benchmark results\n\nAppended by `benchmarks/run.py`; see README.md here.\n"
+            "# Benchmark results\n\nThe current records; earlier ones are in git history.\n"
         )
     with RESULTS.open("a", encoding="utf-8") as handle:
         handle.write("\n" + text)
