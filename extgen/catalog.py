@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from extgen import k8s, parallel, policy
+from extgen import fields, k8s, parallel, policy
 from extgen.errors import CatalogError, ExtgenError, Position, Problem
 from extgen.fields import is_scp_url
 from extgen.layout import LONGEST_SHARD_SUFFIX
@@ -329,6 +329,8 @@ class _FileReader:
             if environment is not None:
                 reasons = k8s.validate_annotation_keys_and_size(environment.annotations)
                 self.report([(("annotations",), r) for r in reasons], path)
+                labels = fields.own_label_problems(environment.labels, None)
+                self.report(((("labels", key), message) for key, message in labels), path)
 
     def add_dependencies(self, section: Any) -> None:
         if section is None:
@@ -402,8 +404,8 @@ class _FileReader:
         try:
             return model.model_validate(data)
         except ValidationError as error:
-            for detail in error.errors(include_url=False):
-                self.result.problems.append(_problem(model, detail, self.document, path))
+            details = error.errors(include_url=False)
+            self.result.problems.extend(_problems(model, details, self.document, path))
             return None
 
     def validate_dependency(
@@ -418,8 +420,7 @@ class _FileReader:
             return Dependency.model_validate(item), frozenset()
         except ValidationError as error:
             details = error.errors(include_url=False)
-        for detail in details:
-            self.result.problems.append(_problem(Dependency, detail, self.document, path))
+        self.result.problems.extend(_problems(Dependency, details, self.document, path))
         partial, invalid = _without_invalid(item, [tuple(d["loc"]) for d in details])
         try:
             return Dependency.model_validate(partial), invalid
@@ -607,12 +608,38 @@ def _suggest(word: str, candidates: Iterable[str], *, listing: str = "") -> str:
     return ""
 
 
+def _problems(
+    model: type[BaseModel], details: list[Any], document: Document, prefix: NodePath
+) -> list[Problem]:
+    """Each error at its node; a missing key is left unsaid when an unknown key next to it
+    is reported as its misspelling ("did you mean")."""
+    meant = set()
+    for detail in details:
+        if detail["type"] == "extra_forbidden":
+            loc = tuple(detail["loc"])
+            close = _close_key(model, loc)
+            if close is not None:
+                meant.add((*strip_tags(model, loc[:-1]), close))
+    return [
+        _problem(model, detail, document, prefix)
+        for detail in details
+        if detail["type"] != "missing" or strip_tags(model, tuple(detail["loc"])) not in meant
+    ]
+
+
+def _close_key(model: type[BaseModel], loc: NodePath) -> str | None:
+    # The location with its union tags picks the form of a target (addresses, selector).
+    close = difflib.get_close_matches(str(loc[-1]), allowed_keys(model, loc[:-1]), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: NodePath) -> Problem:
-    loc: NodePath = strip_tags(model, tuple(detail["loc"]))
+    raw: NodePath = tuple(detail["loc"])
+    loc: NodePath = strip_tags(model, raw)
     kind = detail["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        hint = _suggest(key, allowed_keys(model, loc[:-1]), listing="expected one of")
+        hint = _suggest(key, allowed_keys(model, raw[:-1]), listing="expected one of")
         message = f"unknown key {key!r}{hint}"
         return Problem(document.position((*prefix, *loc), key=True), message)
     if kind == "missing":
