@@ -1,0 +1,248 @@
+"""Rules about the objects as they land in clusters: whose namespace, whose name, which loop.
+
+The API server accepts a Service `kubernetes` in `default` or `kube-dns` in `kube-system`,
+two environments' applications writing the same object, and an ExternalName that names
+itself; each replaces or breaks something in the cluster, so extgen refuses them. The
+rules of one dependency are judged with it; the only rule across dependencies (loops of
+ExternalNames) keeps only the rare targets that name a Service in the cluster.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from extgen.model import Dependency, Environment, Fault, GitOps, HostnameTarget, TargetOverrides
+
+# Namespaces of Kubernetes itself: kube-dns, kube-proxy's and the control plane's objects.
+KUBERNETES_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+# Argo CD's name and server for the cluster it runs in, the same as no cluster at all.
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+IN_CLUSTER_NAME = "in-cluster"
+
+
+def gitops_namespaces(gitops: GitOps | None) -> dict[str, str]:
+    """Namespace -> what runs there, for the catalog's own Argo CD and Flux."""
+    found = {}
+    if gitops is not None and gitops.flux is not None:
+        found[gitops.flux.namespace] = "the catalog's Flux (gitops.flux.namespace)"
+    if gitops is not None and gitops.argocd is not None:
+        found[gitops.argocd.namespace] = "the catalog's Argo CD (gitops.argocd.namespace)"
+    return found
+
+
+def namespace_problem(namespace: str, gitops: GitOps | None) -> str | None:
+    """Why extgen must not write into `namespace`, if it must not."""
+    if namespace in KUBERNETES_NAMESPACES:
+        return (
+            f"namespace {namespace!r} belongs to Kubernetes itself"
+            f" ({', '.join(KUBERNETES_NAMESPACES)}):"
+            " a Service there could replace one of the cluster's own, such as kube-dns;"
+            " choose a namespace of your own"
+        )
+    owner = gitops_namespaces(gitops).get(namespace)
+    if owner is not None:
+        return (
+            f"namespace {namespace!r} is where {owner} runs: objects there could replace"
+            " its own; choose another namespace"
+        )
+    return None
+
+
+def environment_problems(env: Environment, gitops: GitOps | None) -> Iterator[Fault]:
+    if (message := namespace_problem(env.namespace, gitops)) is not None:
+        yield ("namespace",), message
+
+
+def namespaces_of(dep: Dependency, env: Environment, target: TargetOverrides) -> tuple[str, ...]:
+    return target.namespaces or dep.namespaces or (env.namespace,)
+
+
+def dependency_problems(
+    dep: Dependency, environments: Mapping[str, Environment], gitops: GitOps | None
+) -> Iterator[Fault]:
+    """The dependency's objects against the clusters: namespaces it must not write into,
+    the API server's own Service, objects two environments on one cluster both write."""
+    targets = {
+        name: target
+        for name, target in dep.targets.items()
+        if target is not None and name in environments
+    }
+    if any(target.namespaces is None for target in targets.values()):
+        for index, namespace in enumerate(dep.namespaces or ()):
+            if (message := namespace_problem(namespace, gitops)) is not None:
+                yield ("namespaces", index), message
+    for name, target in targets.items():
+        for index, namespace in enumerate(target.namespaces or ()):
+            if (message := namespace_problem(namespace, gitops)) is not None:
+                yield ("targets", name, "namespaces", index), message
+    if dep.name == "kubernetes" and any(
+        "default" in namespaces_of(dep, environments[name], target)
+        for name, target in targets.items()
+    ):
+        yield (
+            ("name",),
+            (
+                "a Service 'kubernetes' in namespace 'default' would replace the one that leads"
+                " to the cluster's API server; rename the dependency"
+            ),
+        )
+    yield from _collisions(dep, environments, targets, gitops is not None)
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    key: tuple[str, str]
+    description: str
+
+
+def cluster_of(env: Environment, with_gitops: bool) -> _Cluster | None:
+    """The cluster an environment deploys to, as far as the catalog says (None: unknown).
+
+    Without a cluster, an environment goes to the cluster Argo CD or Flux runs in, which
+    Argo CD also calls `in-cluster` or https://kubernetes.default.svc; without gitops
+    either, the catalog does not say where it goes.
+    """
+    cluster = env.cluster
+    local = _Cluster(("local", ""), "the cluster Argo CD or Flux runs in")
+    if cluster is None or (cluster.server, cluster.name, cluster.kube_config_secret) == (
+        None,
+        None,
+        None,
+    ):
+        return local if with_gitops else None
+    if cluster.server is not None:
+        if cluster.server.rstrip("/") == IN_CLUSTER_SERVER:
+            return local
+        return _Cluster(("server", cluster.server.rstrip("/")), cluster.server)
+    if cluster.name is not None:
+        if cluster.name == IN_CLUSTER_NAME:
+            return local
+        return _Cluster(("name", cluster.name), f"the cluster named {cluster.name!r}")
+    secret = str(cluster.kube_config_secret)
+    return _Cluster(("kubeconfig", secret), f"the cluster of kubeConfigSecret {secret!r}")
+
+
+def _collisions(
+    dep: Dependency,
+    environments: Mapping[str, Environment],
+    targets: Mapping[str, TargetOverrides],
+    with_gitops: bool,
+) -> Iterator[Fault]:
+    placed = []
+    for name in sorted(targets):
+        cluster = cluster_of(environments[name], with_gitops)
+        if cluster is not None:
+            namespaces = set(namespaces_of(dep, environments[name], targets[name]))
+            placed.append((name, cluster, namespaces))
+    for (first, cluster, mine), (second, other, theirs) in itertools.combinations(placed, 2):
+        shared = sorted(mine & theirs)
+        if cluster.key == other.key and shared:
+            where = ", ".join(repr(namespace) for namespace in shared)
+            yield (
+                ("targets", second),
+                (
+                    f"environments {first!r} and {second!r} both deploy to {cluster.description}"
+                    f" and both write the Service of dependency {dep.name!r} in namespace"
+                    f"{'s' if len(shared) > 1 else ''} {where}: their applications would fight over"
+                    " it; give one of them other namespaces"
+                ),
+            )
+
+
+# --- ExternalName loops ---------------------------------------------------------------
+
+
+def service_named(hostname: str, cluster_domain: str) -> tuple[str, str] | None:
+    """(name, namespace) of the Service a hostname names in the cluster, if it names one.
+
+    CoreDNS answers `NAME.NS.svc.<clusterDomain>` from the cluster when it follows an
+    ExternalName's CNAME there; `NAME.NS.svc` is the same Service wherever a resolver
+    completes it (a search path, CoreDNS's autopath). Shorter forms (`NAME`, `NAME.NS`)
+    depend on the namespace of the client and are not taken for a Service.
+    """
+    name = hostname.rstrip(".")
+    name = name.removesuffix(f".{cluster_domain}")
+    labels = name.split(".")
+    if len(labels) == 3 and labels[2] == "svc":
+        return labels[0], labels[1]
+    return None
+
+
+def self_loop(dep: Dependency, env: Environment, target: HostnameTarget) -> tuple[str, str] | None:
+    """The Service in the cluster that the target names, if it is this one."""
+    named = service_named(target.external_name, env.cluster_domain)
+    if named is not None and named[0] == dep.name and named[1] in namespaces_of(dep, env, target):
+        return named
+    return None
+
+
+@dataclass(frozen=True)
+class InClusterName:
+    """An ExternalName target that names a Service of its environment: an edge of a chain.
+
+    `source` and `item` find the dependency again (file index, index in its list).
+    """
+
+    environment: str
+    namespace: str
+    service: str
+    target_namespace: str
+    target_service: str
+    source: int
+    item: int
+
+
+def in_cluster_names(
+    dep: Dependency, environments: Mapping[str, Environment], source: int, item: int
+) -> Iterator[InClusterName]:
+    for env_name, target in dep.targets.items():
+        env = environments.get(env_name)
+        if env is None or not isinstance(target, HostnameTarget):
+            continue
+        named = service_named(target.external_name, env.cluster_domain)
+        if named is None or self_loop(dep, env, target) is not None:
+            continue  # a self loop is reported with the dependency
+        for namespace in namespaces_of(dep, env, target):
+            yield InClusterName(env_name, namespace, dep.name, named[1], named[0], source, item)
+
+
+def loops(
+    edges: Iterable[InClusterName], cluster_domains: Mapping[str, str]
+) -> Iterator[tuple[InClusterName, str]]:
+    """Each ExternalName that takes part in a loop, with the loop as the names it follows,
+    starting from itself."""
+    following = {(e.environment, e.namespace, e.service): e for e in edges}
+    in_loop: set[tuple[str, str, str]] = set()
+    for start in following:
+        path: list[tuple[str, str, str]] = []
+        node = start
+        while node in following and node not in path and node not in in_loop:
+            path.append(node)
+            edge = following[node]
+            node = (edge.environment, edge.target_namespace, edge.target_service)
+        if node in path:
+            in_loop.update(path[path.index(node) :])
+    reported = set()
+    for node in sorted(in_loop):
+        edge = following[node]
+        if (edge.source, edge.item, edge.environment) in reported:
+            continue
+        reported.add((edge.source, edge.item, edge.environment))
+        domain = cluster_domains[edge.environment]
+        chain = [node]
+        while len(chain) == 1 or chain[-1] != node:
+            nxt = following[chain[-1]]
+            chain.append((nxt.environment, nxt.target_namespace, nxt.target_service))
+        names = " -> ".join(
+            f"{service}.{namespace}.svc.{domain}" for _, namespace, service in chain
+        )
+        yield (
+            edge,
+            (
+                f"ExternalName loop in environment {edge.environment!r}: {names}; CoreDNS follows"
+                " the CNAMEs in circles and answers nothing (allowInternal does not change that):"
+                " point one of them outside the loop"
+            ),
+        )
