@@ -14,6 +14,7 @@ from test_bad_catalogs import (
     ENVIRONMENTS,
     INTERNAL_HINT,
     Expected,
+    MultiFileExpected,
     Row,
     error_lines,
     expected_lines,
@@ -727,33 +728,88 @@ def test_refused(tmp_path: Path, text: str, expected: Expected) -> None:
     assert exit_code == 1, output
 
 
-# gitops, environments and dependencies in three files: each file is judged knowing the
-# others' gitops namespaces.
-def test_gitops_namespace_from_another_file(tmp_path: Path) -> None:
+# gitops, environments and dependencies in different files: each file is judged knowing
+# the others' gitops namespaces. As test_bad_catalogs.MULTI_FILE: (id, files, errors).
+CLUSTER_MULTI_FILE: list[tuple[str, dict[str, str], MultiFileExpected]] = [
+    (
+        "gitops-namespaces-from-another-file",
+        {
+            "a-dependencies.yaml": "dependencies:\n"
+            "  - name: db\n"
+            "    targets: {dev: {externalName: db.example.com, namespaces: [argo]}}\n",
+            "b-environments.yaml": "environments:\n  dev: {namespace: flux-system}\n",
+            "c-gitops.yaml": "gitops:\n"
+            "  repository: https://git.example.com/p.git\n"
+            "  argocd: {namespace: argo}\n"
+            "  flux: {}\n",
+        },
+        [
+            (
+                "a-dependencies.yaml",
+                3,
+                64,
+                gitops_namespace("argo", "the catalog's Argo CD (gitops.argocd.namespace)"),
+            ),
+            (
+                "b-environments.yaml",
+                2,
+                20,
+                gitops_namespace("flux-system", "the catalog's Flux (gitops.flux.namespace)"),
+            ),
+        ],
+    ),
+    (
+        "loop-across-files",
+        {
+            "environments.yaml": ENVIRONMENTS,
+            "a.yaml": "dependencies:\n"
+            "  - name: a\n"
+            "    allowInternal: true\n"
+            "    targets: {prod: b.apps-prod.svc.cluster.local}\n",
+            "b.yaml": "dependencies:\n"
+            "  - name: b\n"
+            "    allowInternal: true\n"
+            "    targets: {prod: a.apps-prod.svc.cluster.local}\n",
+        },
+        [
+            (
+                "a.yaml",
+                4,
+                21,
+                "ExternalName loop in environment 'prod': a.apps-prod.svc.cluster.local ->"
+                " b.apps-prod.svc.cluster.local -> a.apps-prod.svc.cluster.local;"
+                f" {LOOP_ADVICE}",
+            ),
+            (
+                "b.yaml",
+                4,
+                21,
+                "ExternalName loop in environment 'prod': b.apps-prod.svc.cluster.local ->"
+                " a.apps-prod.svc.cluster.local -> b.apps-prod.svc.cluster.local;"
+                f" {LOOP_ADVICE}",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [(files, expected) for _, files, expected in CLUSTER_MULTI_FILE],
+    ids=[row_id for row_id, _, _ in CLUSTER_MULTI_FILE],
+)
+def test_refused_across_files(
+    tmp_path: Path, files: dict[str, str], expected: MultiFileExpected
+) -> None:
     root = tmp_path / "catalog"
-    root.mkdir()
-    (root / "a-dependencies.yaml").write_text(
-        "dependencies:\n"
-        "  - name: db\n"
-        "    targets: {dev: {externalName: db.example.com, namespaces: [argo]}}\n",
-        encoding="utf-8",
-    )
-    (root / "b-environments.yaml").write_text(
-        "environments:\n  dev: {namespace: flux-system}\n", encoding="utf-8"
-    )
-    (root / "c-gitops.yaml").write_text(
-        "gitops:\n"
-        "  repository: https://git.example.com/p.git\n"
-        "  argocd: {namespace: argo}\n"
-        "  flux: {}\n",
-        encoding="utf-8",
-    )
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
     exit_code, output = validate(root)
+    assert "Traceback" not in output
     assert error_lines(output) == [
-        f"{root / 'a-dependencies.yaml'}:3:64: error: "
-        + gitops_namespace("argo", "the catalog's Argo CD (gitops.argocd.namespace)"),
-        f"{root / 'b-environments.yaml'}:2:20: error: "
-        + gitops_namespace("flux-system", "the catalog's Flux (gitops.flux.namespace)"),
+        f"{root / name}:{line}:{column}: error: {message}"
+        for name, line, column, message in expected
     ]
     assert exit_code == 1, output
 
