@@ -241,6 +241,11 @@ class _Context:
         """The environments whose settings are valid."""
         return {name: env for name, env in self.environments.items() if env is not None}
 
+    @functools.cached_property
+    def shared(self) -> tuple[cluster.SharedCluster, ...]:
+        """The pairs of environments that deploy to one cluster."""
+        return cluster.shared_clusters(self.valid, self.gitops is not None)
+
 
 @dataclass
 class _FileResult:
@@ -381,8 +386,8 @@ class _FileReader:
             self.result.dependencies.append((name, index, record, count))
 
     def judge_in_clusters(self, dependency: Dependency, path: NodePath) -> None:
-        valid, gitops = self.context.valid, self.context.gitops
-        self.report(cluster.dependency_problems(dependency, valid, gitops), path)
+        valid, gitops, shared = self.context.valid, self.context.gitops, self.context.shared
+        self.report(cluster.dependency_problems(dependency, valid, gitops, shared), path)
         names = cluster.in_cluster_names(dependency, valid, self.index, int(path[-1]))
         self.result.in_cluster.extend(names)
 

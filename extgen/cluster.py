@@ -60,17 +60,21 @@ def namespaces_of(dep: Dependency, env: Environment, target: TargetOverrides) ->
 
 
 def dependency_problems(
-    dep: Dependency, environments: Mapping[str, Environment], gitops: GitOps | None
+    dep: Dependency,
+    environments: Mapping[str, Environment],
+    gitops: GitOps | None,
+    shared: Iterable[SharedCluster] = (),
 ) -> Iterator[Fault]:
     """The dependency's objects against the clusters: namespaces it must not write into,
-    the API server's own Service, objects two environments on one cluster both write."""
+    the API server's own Service, objects two environments on one cluster both write
+    (`shared`: the pairs of environments on one cluster, from `shared_clusters`)."""
     targets = {
         name: target
         for name, target in dep.targets.items()
         if target is not None and name in environments
     }
-    if any(target.namespaces is None for target in targets.values()):
-        for index, namespace in enumerate(dep.namespaces or ()):
+    if dep.namespaces and any(target.namespaces is None for target in targets.values()):
+        for index, namespace in enumerate(dep.namespaces):
             if (message := namespace_problem(namespace, gitops)) is not None:
                 yield ("namespaces", index), message
     for name, target in targets.items():
@@ -88,7 +92,46 @@ def dependency_problems(
                 " to the cluster's API server; rename the dependency"
             ),
         )
-    yield from _collisions(dep, environments, targets, gitops is not None)
+    for pair in shared:
+        first, second = targets.get(pair.first), targets.get(pair.second)
+        if first is None or second is None:
+            continue
+        in_own_namespaces = first.namespaces is None and second.namespaces is None
+        if in_own_namespaces and dep.namespaces is None and not pair.same_namespace:
+            continue  # the usual case, decided once for the pair
+        yield from _collision(dep, environments, targets, pair)
+
+
+@dataclass(frozen=True)
+class SharedCluster:
+    """Two environments (in name order) that deploy to one cluster."""
+
+    first: str
+    second: str
+    description: str
+    same_namespace: bool  # the environments' own namespaces
+
+
+def shared_clusters(
+    environments: Mapping[str, Environment], with_gitops: bool
+) -> tuple[SharedCluster, ...]:
+    """Every pair of environments on one cluster: judged once for the whole catalog, so
+    that each dependency only compares its targets in those pairs (usually none)."""
+    placed = []
+    for name in sorted(environments):
+        found = cluster_of(environments[name], with_gitops)
+        if found is not None:
+            placed.append((name, found))
+    return tuple(
+        SharedCluster(
+            first,
+            second,
+            cluster.description,
+            environments[first].namespace == environments[second].namespace,
+        )
+        for (first, cluster), (second, other) in itertools.combinations(placed, 2)
+        if cluster.key == other.key
+    )
 
 
 @dataclass(frozen=True)
@@ -124,31 +167,26 @@ def cluster_of(env: Environment, with_gitops: bool) -> _Cluster | None:
     return _Cluster(("kubeconfig", secret), f"the cluster of kubeConfigSecret {secret!r}")
 
 
-def _collisions(
+def _collision(
     dep: Dependency,
     environments: Mapping[str, Environment],
     targets: Mapping[str, TargetOverrides],
-    with_gitops: bool,
+    pair: SharedCluster,
 ) -> Iterator[Fault]:
-    placed = []
-    for name in sorted(targets):
-        cluster = cluster_of(environments[name], with_gitops)
-        if cluster is not None:
-            namespaces = set(namespaces_of(dep, environments[name], targets[name]))
-            placed.append((name, cluster, namespaces))
-    for (first, cluster, mine), (second, other, theirs) in itertools.combinations(placed, 2):
-        shared = sorted(mine & theirs)
-        if cluster.key == other.key and shared:
-            where = ", ".join(repr(namespace) for namespace in shared)
-            yield (
-                ("targets", second),
-                (
-                    f"environments {first!r} and {second!r} both deploy to {cluster.description}"
-                    f" and both write the Service of dependency {dep.name!r} in namespace"
-                    f"{'s' if len(shared) > 1 else ''} {where}: their applications would fight over"
-                    " it; give one of them other namespaces"
-                ),
-            )
+    mine = namespaces_of(dep, environments[pair.first], targets[pair.first])
+    theirs = namespaces_of(dep, environments[pair.second], targets[pair.second])
+    shared = sorted(set(mine) & set(theirs))
+    if shared:
+        where = ", ".join(repr(namespace) for namespace in shared)
+        yield (
+            ("targets", pair.second),
+            (
+                f"environments {pair.first!r} and {pair.second!r} both deploy to"
+                f" {pair.description} and both write the Service of dependency {dep.name!r} in"
+                f" namespace{'s' if len(shared) > 1 else ''} {where}: their applications would"
+                " fight over it; give one of them other namespaces"
+            ),
+        )
 
 
 # --- ExternalName loops ---------------------------------------------------------------
@@ -162,6 +200,8 @@ def service_named(hostname: str, cluster_domain: str) -> tuple[str, str] | None:
     completes it (a search path, CoreDNS's autopath). Shorter forms (`NAME`, `NAME.NS`)
     depend on the namespace of the client and are not taken for a Service.
     """
+    if ".svc" not in hostname:
+        return None  # most targets: no need to look further
     name = hostname.rstrip(".")
     name = name.removesuffix(f".{cluster_domain}")
     labels = name.split(".")

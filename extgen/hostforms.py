@@ -17,16 +17,11 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Services that answer every name below them with the address written in the name:
 # dotted or dashed IPv4 (`10.0.0.1.nip.io`, `app-10-0-0-1.nip.io`), eight hex digits
 # (`app-0a000001.nip.io`) and, on sslip.io, dashed IPv6 (`--1.sslip.io` is ::1).
-ADDRESS_IN_NAME_DOMAINS = ("nip.io", "sslip.io", "xip.io")
+ADDRESS_IN_NAME_DOMAINS = frozenset({"nip.io", "sslip.io", "xip.io"})
 # Services that answer 127.0.0.1 for every name below them. No list is complete; doctor's
 # check of the resolved addresses covers the others.
-LOOPBACK_DOMAINS = (
-    "localtest.me",
-    "lvh.me",
-    "vcap.me",
-    "lacolhost.com",
-    "fuf.me",
-    "localhost.direct",
+LOOPBACK_DOMAINS = frozenset(
+    {"localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "fuf.me", "localhost.direct"}
 )
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_OR_DASHED = re.compile(rf"(?:^|[.-])({_OCTET}(?:[.-]{_OCTET}){{3}})$")
@@ -39,14 +34,13 @@ def embedded_address(name: str) -> tuple[Address, str] | None:
 
     `name` is in lower case without a trailing dot.
     """
-    for domain in LOOPBACK_DOMAINS:
-        if name == domain or name.endswith(f".{domain}"):
-            return _LOOPBACK, f"{domain} answers 127.0.0.1 for every name below it"
-    for domain in ADDRESS_IN_NAME_DOMAINS:
-        if name.endswith(f".{domain}"):
-            address = _decode(name.removesuffix(f".{domain}"))
-            if address is not None:
-                return address, f"{domain} answers with the address written in the name"
+    domain = ".".join(name.rsplit(".", 2)[-2:])  # every service's domain has two labels
+    if domain in LOOPBACK_DOMAINS:
+        return _LOOPBACK, f"{domain} answers 127.0.0.1 for every name below it"
+    if domain in ADDRESS_IN_NAME_DOMAINS and name != domain:
+        address = _decode(name.removesuffix(f".{domain}"))
+        if address is not None:
+            return address, f"{domain} answers with the address written in the name"
     return None
 
 
@@ -120,6 +114,8 @@ _ALONE = "but a target is a hostname or IP addresses alone"
 
 def other_notation(text: str) -> str | None:
     """What to write instead, when `text` is a URL, HOST:PORT or a CIDR."""
+    if ":" not in text and "/" not in text:
+        return None  # every hostname and IPv4 address: no need to look further
     try:
         ipaddress.ip_address(text)
         return None
