@@ -248,41 +248,63 @@ def in_cluster_names(
             yield InClusterName(env_name, namespace, dep.name, named[1], named[0], source, item)
 
 
+Node = tuple[str, str, str]  # environment, namespace, Service
+
+
 def loops(
     edges: Iterable[InClusterName], cluster_domains: Mapping[str, str]
 ) -> Iterator[tuple[InClusterName, str]]:
     """Each ExternalName that takes part in a loop, with the loop as the names it follows,
-    starting from itself."""
+    starting from itself (once per target, whatever its namespaces)."""
     following = {(e.environment, e.namespace, e.service): e for e in edges}
-    in_loop: set[tuple[str, str, str]] = set()
-    for start in following:
-        path: list[tuple[str, str, str]] = []
-        node = start
-        while node in following and node not in path and node not in in_loop:
-            path.append(node)
-            edge = following[node]
-            node = (edge.environment, edge.target_namespace, edge.target_service)
-        if node in path:
-            in_loop.update(path[path.index(node) :])
     reported = set()
-    for node in sorted(in_loop):
+    for node, length in sorted(_in_loops(following).items()):
         edge = following[node]
-        if (edge.source, edge.item, edge.environment) in reported:
-            continue
-        reported.add((edge.source, edge.item, edge.environment))
-        domain = cluster_domains[edge.environment]
-        chain = [node]
-        while len(chain) == 1 or chain[-1] != node:
-            nxt = following[chain[-1]]
-            chain.append((nxt.environment, nxt.target_namespace, nxt.target_service))
-        names = " -> ".join(
-            f"{service}.{namespace}.svc.{domain}" for _, namespace, service in chain
-        )
-        yield (
-            edge,
-            (
-                f"ExternalName loop in environment {edge.environment!r}: {names}; CoreDNS follows"
-                " the CNAMEs in circles and answers nothing (allowInternal does not change that):"
-                " point one of them outside the loop"
-            ),
-        )
+        if (edge.source, edge.item, edge.environment) not in reported:
+            reported.add((edge.source, edge.item, edge.environment))
+            names = _spelled(node, length, following, cluster_domains[edge.environment])
+            yield (
+                edge,
+                (
+                    f"ExternalName loop in environment {edge.environment!r}: {names}; CoreDNS"
+                    " follows the CNAMEs in circles and answers nothing (allowInternal does not"
+                    " change that): point one of them outside the loop"
+                ),
+            )
+
+
+def _next(edge: InClusterName) -> Node:
+    return (edge.environment, edge.target_namespace, edge.target_service)
+
+
+def _in_loops(following: Mapping[Node, InClusterName]) -> dict[Node, int]:
+    """The nodes on a loop, with the length of their loop. Each Service has at most one
+    successor, so every walk ends at a Service that is no ExternalName into the cluster,
+    or comes back; each node is walked once."""
+    done: set[Node] = set()
+    found: dict[Node, int] = {}
+    for start in following:
+        walk: dict[Node, int] = {}
+        node = start
+        while node in following and node not in done and node not in walk:
+            walk[node] = len(walk)
+            node = _next(following[node])
+        if node in walk:
+            members = list(walk)[walk[node] :]
+            found.update(dict.fromkeys(members, len(members)))
+        done.update(walk)
+    return found
+
+
+# A loop is spelled out up to this many names; a longer one by its length.
+_LOOP_NAMES = 8
+
+
+def _spelled(node: Node, length: int, following: Mapping[Node, InClusterName], domain: str) -> str:
+    chain = [node]
+    for _ in range(min(length, _LOOP_NAMES)):
+        chain.append(_next(following[chain[-1]]))
+    names = [f"{service}.{namespace}.svc.{domain}" for _, namespace, service in chain]
+    if length <= _LOOP_NAMES:
+        return " -> ".join(names)
+    return f"{' -> '.join(names)} -> ... ({length} Services in all, back to {names[0]})"

@@ -920,3 +920,22 @@ def test_accepted(tmp_path: Path, text: str) -> None:
     exit_code, output = validate(path)
     assert error_lines(output) == []
     assert exit_code == 0, output
+
+
+def test_a_long_loop_is_spelled_out_in_part(tmp_path: Path) -> None:
+    count = 12
+    dependencies = "".join(
+        f"  - {{name: s{index}, allowInternal: true,"
+        f" targets: {{dev: s{(index + 1) % count}.apps-dev.svc}}}}\n"
+        for index in range(count)
+    )
+    path = tmp_path / "catalog.yaml"
+    path.write_text(ENVIRONMENTS + "dependencies:\n" + dependencies, encoding="utf-8")
+    exit_code, output = validate(path)
+    lines = error_lines(output)
+    assert len(lines) == count and exit_code == 1
+    names = " -> ".join(f"s{index}.apps-dev.svc.cluster.local" for index in range(9))
+    assert lines[0] == (
+        f"{path}:7:52: error: ExternalName loop in environment 'dev': {names} -> ... (12"
+        f" Services in all, back to s0.apps-dev.svc.cluster.local); {LOOP_ADVICE}"
+    )
