@@ -1,8 +1,8 @@
 """The figures of the "Reliability" section of docs/performance.md, measured anew.
 
-- every row of the bad-catalog tables in tests/test_bad_catalogs.py through the real
-  `extgen validate` (one process per row): refused, with exactly the expected errors at
-  the expected file:line:column;
+- every row of the bad-catalog tables in tests/test_bad_catalogs.py and
+  tests/test_cluster_rules.py through the real `extgen validate` (one process per row):
+  refused, with exactly the expected errors at the expected file:line:column;
 - fuzzing: the result recorded in fuzz/README.md by fuzz/run.py, or, with --fuzz-cases N,
   a run of N cases now;
 - `kill -9` of renders while they write (tests/test_faults.py's machinery): partial files
@@ -43,6 +43,7 @@ BEGIN, END = "<!-- reliability:begin -->", "<!-- reliability:end -->"
 
 sys.path.insert(0, str(ROOT / "tests"))
 import test_bad_catalogs as bad  # noqa: E402
+import test_cluster_rules as cluster  # noqa: E402
 from test_concurrency import concurrent_pairs  # noqa: E402
 from test_faults import kill_renders  # noqa: E402
 
@@ -96,11 +97,11 @@ def hostile_catalogs() -> list[Hostile]:
         Hostile(
             name, {"catalog.yaml": text}, True, _exactly(partial(bad.expected_lines, expected=e))
         )
-        for name, text, e in bad.BAD_CATALOGS
+        for name, text, e in [*bad.BAD_CATALOGS, *cluster.CLUSTER_ROWS]
     ]
     rows += [
         Hostile(name, files, False, _exactly(partial(_multi_file, expected=e)))
-        for name, files, e in bad.MULTI_FILE
+        for name, files, e in [*bad.MULTI_FILE, *cluster.CLUSTER_MULTI_FILE]
     ]
     big = bad.ENVIRONMENTS + "# " + "x" * (10 * 1024 * 1024) + "\n"
     return [
@@ -158,8 +159,9 @@ def measure_hostile(work: Path, limit: int | None) -> Figure:
         f"{at_position} of {len(rows)} refused with every error at the expected"
         f" file:line:column ({exact} with exactly the expected messages too)",
         "every row of the tables of tests/test_bad_catalogs.py (injected YAML, tags, merge"
-        " keys, loopback and metadata targets, ...), an alias bomb and a file over 10 MiB;"
-        " one process each",
+        " keys, loopback and metadata targets, ...) and tests/test_cluster_rules.py (system"
+        " namespaces, collisions, ExternalName loops, wildcard-DNS and numeric addresses,"
+        " URLs), an alias bomb and a file over 10 MiB; one process each",
         len(rows) - at_position,
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from extgen import k8s, parallel, policy
+from extgen import cluster, fields, k8s, parallel, policy
 from extgen.errors import CatalogError, ExtgenError, Position, Problem
 from extgen.fields import is_scp_url
 from extgen.layout import LONGEST_SHARD_SUFFIX
@@ -146,34 +146,41 @@ def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
 
 
 def _parse(sources: Sequence[_Source]) -> Catalog:
-    """Each file is judged whole on its own, knowing every environment (`_environments`),
+    """Each file is judged whole on its own, knowing every environment (`_first_look`),
     so that it can be let go before the next; only names are compared across files."""
-    environments = _environments(sources)
+    environments, gitops = _first_look(sources)
     keep = sum(source.size for source in sources) <= KEEP_MODELS_BYTES
     while True:
         merged = _Merged(sources)
-        for index, result in enumerate(_read_files(sources, _Context(environments, keep))):
+        context = _Context(environments, keep, gitops)
+        for index, result in enumerate(_read_files(sources, context)):
             merged.add(index, result)
         found = {name: model for name, (model, _) in merged.environments.items()}
-        if found == environments:
+        found_gitops = merged.gitops[0] if merged.gitops is not None else None
+        if found == environments and found_gitops == gitops:
             break
         # A file defined environments that _may_define_environments passed over (it
         # cannot), or a file changed since the first look: the files are judged again
         # rather than judged wrongly.
-        environments = found
+        environments, gitops = found, found_gitops
     merged.check()
+    merged.check_loops()
     if merged.problems:
         raise CatalogError(merged.problems)
     return merged.catalog()
 
 
-def _environments(sources: Sequence[_Source]) -> dict[str, Environment | None]:
-    """Every environment as its first valid definition gives it (None: invalid).
+def _first_look(
+    sources: Sequence[_Source],
+) -> tuple[dict[str, Environment | None], GitOps | None]:
+    """Every environment as its first valid definition gives it (None: invalid), and the
+    gitops settings likewise (their namespaces are the catalog's own Argo CD's or Flux's).
 
-    A first look at the files that may define environments, before the files are judged
-    one by one; their problems are reported when they are.
+    A first look at the files that may define them, before the files are judged one by
+    one; their problems are reported when they are.
     """
     found: dict[str, Environment | None] = {}
+    gitops: list[GitOps | None] = []
     for source in sources:
         text = source.text()
         if not _may_define_environments(text):
@@ -182,18 +189,22 @@ def _environments(sources: Sequence[_Source]) -> dict[str, Environment | None]:
             data = load_document(text, source.name).data
         except YamlError:
             continue
-        section = data.get("environments") if isinstance(data, dict) else None
+        if not isinstance(data, dict):
+            continue
+        if "gitops" in data and not gitops:
+            gitops.append(_valid_or_none(GitOps, data["gitops"]))
+        section = data.get("environments")
         if not isinstance(section, dict):
             continue
         for name, settings in section.items():
             if name not in found and not _environment_name_reasons(name):
                 found[name] = _valid_or_none(Environment, settings)
-    return found
+    return found, gitops[0] if gitops else None
 
 
 def _may_define_environments(text: str) -> bool:
     # The key is spelled out, or written with escapes in double quotes (a backslash).
-    return "environments" in text or "\\" in text
+    return "environments" in text or "gitops" in text or "\\" in text
 
 
 def _valid_or_none(model: type[BaseModel], data: Any) -> Any:
@@ -219,6 +230,7 @@ class _Context:
 
     environments: dict[str, Environment | None]
     keep: bool  # keep the dependencies' models (KEEP_MODELS_BYTES)
+    gitops: GitOps | None = None
 
     @functools.cached_property
     def order(self) -> tuple[str, ...]:
@@ -228,6 +240,11 @@ class _Context:
     def valid(self) -> dict[str, Environment]:
         """The environments whose settings are valid."""
         return {name: env for name, env in self.environments.items() if env is not None}
+
+    @functools.cached_property
+    def shared(self) -> tuple[cluster.SharedCluster, ...]:
+        """The pairs of environments that deploy to one cluster."""
+        return cluster.shared_clusters(self.valid, self.gitops is not None)
 
 
 @dataclass
@@ -240,6 +257,8 @@ class _FileResult:
     dependencies: list[tuple[str, int, DependencyRecord | None, int]] = field(default_factory=list)
     gitops: list[GitOps | None] = field(default_factory=list)  # one item if defined here
     count: int = 0  # items in its list of dependencies, named or not
+    # ExternalName targets naming a Service in the cluster: the few that may form loops
+    in_cluster: list[cluster.InClusterName] = field(default_factory=list)
     pickled: bytes = b""  # its dependencies' models, unless kept (_Context.keep)
 
 
@@ -329,6 +348,9 @@ class _FileReader:
             if environment is not None:
                 reasons = k8s.validate_annotation_keys_and_size(environment.annotations)
                 self.report([(("annotations",), r) for r in reasons], path)
+                self.report(cluster.environment_problems(environment, self.context.gitops), path)
+                labels = fields.own_label_problems(environment.labels, None)
+                self.report(((("labels", key), message) for key, message in labels), path)
 
     def add_dependencies(self, section: Any) -> None:
         if section is None:
@@ -343,6 +365,7 @@ class _FileReader:
             dependency, invalid = self.validate_dependency(item, path)
             if dependency is not None:
                 self.report(dependency.problems(invalid), path)
+                self.judge_in_clusters(dependency, path)
             name = item.get("name") if isinstance(item, dict) else None
             if not isinstance(name, str):
                 continue
@@ -361,6 +384,12 @@ class _FileReader:
                     record = self.record(dependency, index)
             count = sum(target is not None for target in targets.values())
             self.result.dependencies.append((name, index, record, count))
+
+    def judge_in_clusters(self, dependency: Dependency, path: NodePath) -> None:
+        valid, gitops, shared = self.context.valid, self.context.gitops, self.context.shared
+        self.report(cluster.dependency_problems(dependency, valid, gitops, shared), path)
+        names = cluster.in_cluster_names(dependency, valid, self.index, int(path[-1]))
+        self.result.in_cluster.extend(names)
 
     def check_targets(self, path: NodePath, target_names: tuple[Any, ...]) -> None:
         environments = self.context.environments
@@ -402,8 +431,8 @@ class _FileReader:
         try:
             return model.model_validate(data)
         except ValidationError as error:
-            for detail in error.errors(include_url=False):
-                self.result.problems.append(_problem(model, detail, self.document, path))
+            details = error.errors(include_url=False)
+            self.result.problems.extend(_problems(model, details, self.document, path))
             return None
 
     def validate_dependency(
@@ -418,8 +447,7 @@ class _FileReader:
             return Dependency.model_validate(item), frozenset()
         except ValidationError as error:
             details = error.errors(include_url=False)
-        for detail in details:
-            self.result.problems.append(_problem(Dependency, detail, self.document, path))
+        self.result.problems.extend(_problems(Dependency, details, self.document, path))
         partial, invalid = _without_invalid(item, [tuple(d["loc"]) for d in details])
         try:
             return Dependency.model_validate(partial), invalid
@@ -442,6 +470,7 @@ class _Merged:
         self.count = 0
         self.targets = 0
         self.pickled: list[bytes] = []  # by file
+        self.in_cluster: list[cluster.InClusterName] = []
         self._documents: dict[int, Document] = {}
 
     def position(self, source: int, path: NodePath, *, key: bool = False) -> Position:
@@ -454,6 +483,7 @@ class _Merged:
     def add(self, source: int, result: _FileResult) -> None:
         self.problems.extend(result.problems)
         self.pickled.append(result.pickled)
+        self.in_cluster.extend(result.in_cluster)
         for name, environment in result.environments:
             path: NodePath = ("environments", name)
             if name in self.environments:
@@ -525,6 +555,17 @@ class _Merged:
             for message in _delivery_name_problems(gitops, name):
                 at = self.position(source, ("environments", name), key=True)
                 self.problems.append(Problem(at, message))
+
+    def check_loops(self) -> None:
+        """ExternalName chains through the cluster that come back, once all are read."""
+        domains = {
+            name: environment.cluster_domain
+            for name, (environment, _) in self.environments.items()
+            if environment is not None
+        }
+        for edge, message in cluster.loops(self.in_cluster, domains):
+            path = ("dependencies", edge.item, "targets", edge.environment, "externalName")
+            self.problems.append(Problem(self.position(edge.source, path), message))
 
     def catalog(self) -> Catalog:
         # Only called without problems, so every definition holds a validated model.
@@ -607,12 +648,38 @@ def _suggest(word: str, candidates: Iterable[str], *, listing: str = "") -> str:
     return ""
 
 
+def _problems(
+    model: type[BaseModel], details: list[Any], document: Document, prefix: NodePath
+) -> list[Problem]:
+    """Each error at its node; a missing key is left unsaid when an unknown key next to it
+    is reported as its misspelling ("did you mean")."""
+    meant = set()
+    for detail in details:
+        if detail["type"] == "extra_forbidden":
+            loc = tuple(detail["loc"])
+            close = _close_key(model, loc)
+            if close is not None:
+                meant.add((*strip_tags(model, loc[:-1]), close))
+    return [
+        _problem(model, detail, document, prefix)
+        for detail in details
+        if detail["type"] != "missing" or strip_tags(model, tuple(detail["loc"])) not in meant
+    ]
+
+
+def _close_key(model: type[BaseModel], loc: NodePath) -> str | None:
+    # The location with its union tags picks the form of a target (addresses, selector).
+    close = difflib.get_close_matches(str(loc[-1]), allowed_keys(model, loc[:-1]), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def _problem(model: type[BaseModel], detail: Any, document: Document, prefix: NodePath) -> Problem:
-    loc: NodePath = strip_tags(model, tuple(detail["loc"]))
+    raw: NodePath = tuple(detail["loc"])
+    loc: NodePath = strip_tags(model, raw)
     kind = detail["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        hint = _suggest(key, allowed_keys(model, loc[:-1]), listing="expected one of")
+        hint = _suggest(key, allowed_keys(model, raw[:-1]), listing="expected one of")
         message = f"unknown key {key!r}{hint}"
         return Problem(document.position((*prefix, *loc), key=True), message)
     if kind == "missing":

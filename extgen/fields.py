@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import idna
@@ -18,12 +18,14 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from extgen import k8s
+from extgen.hostforms import Address, embedded_address, libc_address, other_notation
 from extgen.yamlio import SourceScalar, other_type
 
 # Hostnames and addresses of cloud instance metadata services: a Service pointing there
 # hands the node's credentials to any pod that can reach the Service.
 METADATA_HOSTNAMES = frozenset(
     {
+        "metadata",  # GCE's short name, through the instance's search path
         "metadata.google.internal",
         "metadata.goog",
         "metadata.tencentyun.com",
@@ -42,11 +44,17 @@ METADATA_ADDRESSES = frozenset(
     )
 )
 BROADCAST = ipaddress.IPv4Address("255.255.255.255")
-# Label keys that extgen sets itself and that tie objects together; a user value would
-# detach an EndpointSlice from its Service or hand it to another controller.
-RESERVED_LABEL_KEYS = frozenset(
-    {"app.kubernetes.io/managed-by", "app.kubernetes.io/name", "kubernetes.io/service-name"}
-)
+# Labels that extgen sets itself and that tie objects together; another value would
+# detach an EndpointSlice from its Service or hand it to another controller. The same
+# value, as manifests written by hand often carry, changes nothing and is accepted: the
+# value of each (None: the dependency's name) is checked where the dependency is known.
+OWN_LABELS: dict[str, str | None] = {
+    "app.kubernetes.io/managed-by": "extgen",
+    "app.kubernetes.io/name": None,
+    "kubernetes.io/service-name": None,
+    "endpointslice.kubernetes.io/managed-by": "extgen",
+}
+RESERVED_LABEL_KEYS = frozenset(OWN_LABELS)
 RESERVED_LABEL_PREFIX = "endpointslice.kubernetes.io/"
 ANNOTATION_PREFIX = "extgen.io/"
 
@@ -181,12 +189,38 @@ TargetPort = Annotated[int | str, BeforeValidator(_number), AfterValidator(_targ
 
 
 def _not_reserved_label(value: str) -> str:
-    if value in RESERVED_LABEL_KEYS or value.startswith(RESERVED_LABEL_PREFIX):
+    if value not in OWN_LABELS and value.startswith(RESERVED_LABEL_PREFIX):
         raise fail(
             f"label {value!r} is set by extgen itself and cannot be overridden: it ties"
             " Services, EndpointSlices and their owner together"
         )
     return value
+
+
+def own_label_problems(labels: dict[str, str], dependency: str | None) -> Iterator[tuple[str, str]]:
+    """(key, message) for each of extgen's own labels given another value than extgen's;
+    `dependency` is None for an environment's labels, which apply to every dependency."""
+    for key, value in labels.items():
+        if key not in OWN_LABELS:
+            continue
+        expected = OWN_LABELS[key] or dependency
+        if expected is None:
+            yield (
+                key,
+                (
+                    f"label {key!r} is set by extgen to each dependency's name, and an"
+                    " environment's labels apply to every dependency: leave it out"
+                ),
+            )
+        elif value != expected:
+            yield (
+                key,
+                (
+                    f"label {key!r} is set by extgen itself (to {expected!r}): {value!r} would"
+                    " break what ties Services, EndpointSlices and their owner together; leave it"
+                    f" out or write {expected!r}"
+                ),
+            )
 
 
 def _annotation_key_is_a_string(value: str) -> str:
@@ -237,7 +271,34 @@ def looks_like_ip(text: str) -> bool:
     return ":" in text or _DOTTED_DIGITS.fullmatch(text) is not None
 
 
-def _ip_in_hostname(text: str) -> PydanticCustomError:
+def refused_address(address: Address) -> str | None:
+    """Why extgen refuses `address` as an endpoint, if it does: what it is."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return refused_address(address.ipv4_mapped)
+    if address in METADATA_ADDRESSES:
+        return "a cloud metadata service"
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address == BROADCAST:
+        return "the broadcast address"
+    return None
+
+
+def _ip_in_hostname(text: str, address: Address) -> PydanticCustomError:
+    refusal = refused_address(address)
+    if refusal == "a cloud metadata service":
+        return fail(f"{text!r} is a cloud metadata service; extgen never points at one")
+    if refusal is not None:
+        return fail(
+            f"{text!r} is an IP address, not a hostname, and {refusal}, which extgen refuses"
+            " as an endpoint too"
+        )
     return fail(
         f"{text!r} is an IP address, not a hostname: an ExternalName Service that points"
         " at an IP resolves to nothing in cluster DNS. extgen turns IP targets into a"
@@ -246,19 +307,17 @@ def _ip_in_hostname(text: str) -> PydanticCustomError:
     )
 
 
-def _is_ip(text: str) -> bool:
+def _ip(text: str) -> Address | None:
     if not looks_like_ip(text):  # every IP address looks like one; the rest fail fast
-        return False
+        return None
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None
 
 
-def _hostname(value: str) -> str:
-    if _is_ip(value.strip("[]")):
-        raise _ip_in_hostname(value.strip("[]"))
+def _dns_name(value: str) -> str:
+    """The name in lower case, if it is a valid DNS name (one trailing dot allowed)."""
     if not value.isascii():
         raise fail(f"hostname {value!r} is not ASCII: write it as {_punycode(value)!r}")
     name = value.lower()
@@ -271,6 +330,18 @@ def _hostname(value: str) -> str:
     ]
     if reasons:
         raise fail(f"invalid hostname {value!r}: {'; '.join(reasons)}")
+    return name
+
+
+def _hostname(value: str) -> str:
+    if notation := other_notation(value):
+        raise fail(notation)
+    if (address := _ip(value.strip("[]"))) is not None:
+        raise _ip_in_hostname(value.strip("[]"), address)
+    if value.isascii():  # judged as the address first: `--1.sslip.io` is no DNS name
+        _refuse_address_in_disguise(value, value.lower().removesuffix("."))
+    name = _dns_name(value)
+    bare = name.removesuffix(".")
     if bare.rsplit(".", 1)[-1].isdigit():
         raise fail(
             f"hostname {value!r} ends in an all-digit label, which no DNS name does:"
@@ -279,6 +350,37 @@ def _hostname(value: str) -> str:
     if bare in METADATA_HOSTNAMES:
         raise fail(f"{value!r} is a cloud metadata service; extgen never points at one")
     return name
+
+
+_NEVER = "which extgen never points at"
+
+
+def _refuse_address_in_disguise(value: str, bare: str) -> None:
+    """Judges a name that reaches an address without DNS, or through a wildcard-DNS
+    service, as that address: always, as the address itself would be."""
+    if (address := libc_address(bare)) is not None:
+        how = "libc's inet_aton reads it as that IPv4 address, without asking DNS"
+        if (refusal := refused_address(address)) is not None:
+            raise fail(f"{value!r} resolves to {address} ({how}): {refusal}, {_NEVER}")
+        if not bare.rsplit(".", 1)[-1].isdigit():
+            raise fail(
+                f"hostname {value!r} is read by libc's inet_aton as the IPv4 address"
+                f" {address}: write the address itself (an IP target)"
+            )
+    if (found := embedded_address(bare)) is not None:
+        embedded, how = found
+        if (refusal := refused_address(embedded)) is not None:
+            raise fail(f"{value!r} resolves to {embedded} ({how}): {refusal}, {_NEVER}")
+
+
+def _server_name(value: str) -> str:
+    if _ip(value.strip("[]")) is not None:
+        raise fail(
+            f"{value.strip('[]')!r} is an IP address, but tls.serverName is the hostname that"
+            " clients send in TLS (SNI, which carries no address) and check the target's"
+            " certificate against: write that hostname, or leave tls out"
+        )
+    return _dns_name(value)
 
 
 def _punycode(value: str) -> str:
@@ -290,9 +392,12 @@ def _punycode(value: str) -> str:
 
 
 Hostname = Annotated[Text, AfterValidator(_hostname)]
+ServerName = Annotated[Text, AfterValidator(_server_name)]
 
 
 def _endpoint_ip(value: str) -> str:
+    if notation := other_notation(value):
+        raise fail(notation)
     if not looks_like_ip(value):
         raise fail(
             f"{value!r} is a hostname, but this target is a list of IP addresses: a target"

@@ -7,6 +7,7 @@ environment (allowed targets, names inside the cluster) live in `policy.py`.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import ipaddress
 import typing
@@ -49,12 +50,14 @@ from extgen.fields import (
     RepositoryUrl,
     Revision,
     SelectorKey,
+    ServerName,
     ServiceName,
     TargetPort,
     Text,
     fail,
     looks_like_ip,
     non_empty,
+    own_label_problems,
 )
 from extgen.yamlio import NodePath, SourceScalar
 
@@ -130,7 +133,7 @@ class Port(Model):
 class Tls(Model):
     """TLS facts about the target, for clients and reviewers."""
 
-    server_name: Hostname = Field(description="TLS server name clients should verify")
+    server_name: ServerName = Field(description="TLS server name clients should verify")
 
 
 def _allowed_target(value: str) -> str:
@@ -249,12 +252,27 @@ def _short_form(value: Any) -> Any:
         return {"addresses": value}
     if isinstance(value, dict):
         forms = [form for form in TARGET_FORMS if form in value]
-        if len(forms) != 1:
+        if len(forms) > 1 or (not forms and _misspelt_form(value) is None):
             found = f"has {' and '.join(forms)}" if forms else "has none"
             raise fail(
                 f"a target mapping needs exactly one of {', '.join(TARGET_FORMS)}; it {found}"
             )
     return value
+
+
+_OVERRIDE_KEYS = frozenset({"namespaces", "labels", "annotations", "ports"})
+
+
+def _misspelt_form(value: dict[str, Any]) -> str | None:
+    """The form a mapping without one means by a key close to it (`selektor`), so that
+    the key is reported as unknown with a "did you mean"."""
+    for key in value:
+        if key in _OVERRIDE_KEYS:
+            continue
+        close = difflib.get_close_matches(key.lower(), [f.lower() for f in TARGET_FORMS], 1)
+        if close:
+            return TARGET_FORMS[[f.lower() for f in TARGET_FORMS].index(close[0])]
+    return None
 
 
 def _form(value: Any) -> str | None:
@@ -263,7 +281,7 @@ def _form(value: Any) -> str | None:
     for form in TARGET_FORMS:
         if form in value:
             return form
-    return None
+    return _misspelt_form(value)
 
 
 _FORM_OF_MODEL = {
@@ -316,9 +334,16 @@ class Dependency(Model):
         """
         yield from port_problems(self.ports, ("ports",))
         yield from duplicates(self.namespaces or (), ("namespaces",), "namespace")
+        for key, message in own_label_problems(self.labels, self.name):
+            yield ("labels", key), message
+        reported = set()  # the dependency's own ports are judged once per target
         for env, target in self.targets.items():
-            if target is not None:
-                yield from self._target_problems(env, target, "ports" not in invalid)
+            if target is None:
+                continue
+            for path, message in self._target_problems(env, target, "ports" not in invalid):
+                if path[0] != "ports" or path not in reported:
+                    reported.add(path)
+                    yield path, message
 
     def _target_problems(
         self, env: str, target: TargetOverrides, ports_known: bool
@@ -327,6 +352,8 @@ class Dependency(Model):
         if target.ports is not None:
             yield from port_problems(target.ports, (*at, "ports"))
         yield from duplicates(target.namespaces or (), (*at, "namespaces"), "namespace")
+        for key, message in own_label_problems(target.labels, self.name):
+            yield (*at, "labels", key), message
         if isinstance(target, AddressTarget):
             yield from duplicates(target.addresses, (*at, "addresses"), "address")
         if target.ports is None and not ports_known:
@@ -337,12 +364,15 @@ class Dependency(Model):
             yield at, f"the selector target in {env!r} needs ports: a ClusterIP Service has some"
         for index, port in enumerate(ports):
             where = (*ports_at, index, "targetPort")
-            if isinstance(target, HostnameTarget) and port.target_port is not None:
+            if isinstance(target, HostnameTarget) and port.target_port not in (None, port.port):
                 yield (
                     where,
                     (
-                        f"targetPort is not allowed: the target in {env!r} is a hostname"
-                        " (ExternalName Service), whose clients connect to port directly"
+                        f"targetPort {port.target_port!r} differs from port {port.port}, but the"
+                        f" target in {env!r} is a hostname: an ExternalName Service cannot remap"
+                        " ports, clients connect to"
+                        f" {target.external_name.removesuffix('.')}:{port.port}; remove"
+                        f" targetPort{_listens(port.target_port)}"
                     ),
                 )
             if isinstance(target, AddressTarget) and isinstance(port.target_port, str):
@@ -354,6 +384,12 @@ class Dependency(Model):
                         " use a number"
                     ),
                 )
+
+
+def _listens(target_port: int | str | None) -> str:
+    if isinstance(target_port, int):
+        return f", and write port: {target_port} if that is where the target listens"
+    return ""
 
 
 def port_problems(ports: tuple[Port, ...], at: NodePath) -> Iterator[Fault]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from extgen import k8s
+from extgen import cluster, k8s
 from extgen.model import (
     AddressTarget,
     Dependency,
@@ -131,7 +131,16 @@ def _hostname_problems(
     at = ("targets", env_name, "externalName")
     name = target.external_name
     reason = internal_reason(name, env.cluster_domain)
-    if reason and not (dep.allow_internal or allow_internal_unknown):
+    if cluster.self_loop(dep, env, target) is not None:
+        yield (
+            at,
+            (
+                f"{name!r} is this Service's own name in the cluster: the ExternalName would point"
+                " at itself, a CNAME loop that CoreDNS answers nothing for (allowInternal does"
+                " not change that); point it outside the cluster"
+            ),
+        )
+    elif reason and not (dep.allow_internal or allow_internal_unknown):
         yield at, f"{name!r} {reason}; {INTERNAL_HINT}"
     if env.allowed_targets is not None and not host_allowed(name, env.allowed_targets):
         yield (

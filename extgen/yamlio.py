@@ -376,6 +376,47 @@ def _refuse_libyaml_nesting(error: yaml.MarkedYAMLError, text: str, file: str) -
         _count_nesting(text, file, yaml.SafeLoader)
 
 
+_LIST_ITEM = re.compile(r"( *)- ")
+
+
+def _explained(text: str, where: Position) -> Problem | None:
+    """The two syntax errors a newcomer makes most, said in their words: a tab in the
+    indentation, and a list item out of line with the items before it.
+
+    PyYAML's wording for them ("found character that cannot start any token", "did not
+    find expected key") names neither.
+    """
+    lines = _BREAK.split(text)
+    if not 1 <= where.line <= len(lines):
+        return None
+    line = lines[where.line - 1]
+    indentation = line[: len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indentation:
+        at = Position(where.file, where.line, indentation.index("\t") + 1)
+        return Problem(
+            at,
+            "invalid YAML: a tab in the indentation: YAML indents with spaces only; replace"
+            " the tab with spaces",
+        )
+    item = _LIST_ITEM.match(line)
+    if item is None:
+        return None
+    column = len(item[1]) + 1
+    for number in range(where.line - 1, 0, -1):
+        before = _LIST_ITEM.match(lines[number - 1])
+        if before is None:
+            continue
+        if len(before[1]) + 1 == column:
+            return None  # in line with the item before: the error is another one
+        return Problem(
+            Position(where.file, where.line, column),
+            f"invalid YAML: this list item ('-' in column {column}) is out of line with the"
+            f" one on line {number} (column {len(before[1]) + 1}): indent the items of a"
+            " list alike",
+        )
+    return None
+
+
 def load_document(text: str, file: str) -> Document:
     """Parse one file's text.
 
@@ -399,7 +440,8 @@ def load_document(text: str, file: str) -> Document:
         mark = error.problem_mark or error.context_mark
         where = _position(file, mark) if mark else Position(file, 1, 1)
         what = " ".join(part for part in (error.context, error.problem) if part)
-        raise YamlError(Problem(where, f"invalid YAML: {what}")) from None
+        problem = _explained(text, where) or Problem(where, f"invalid YAML: {what}")
+        raise YamlError(problem) from None
     except yaml.reader.ReaderError as error:
         where = _offset_position(file, text, error.position)
         what = f"unacceptable character #x{error.character:04x}: {error.reason}"

@@ -87,6 +87,14 @@ def ip_not_hostname(ip: str) -> str:
     )
 
 
+def own_label(key: str, expected: str, value: str) -> str:
+    return (
+        f"label {key!r} is set by extgen itself (to {expected!r}): {value!r} would break what"
+        " ties Services, EndpointSlices and their owner together; leave it out or write"
+        f" {expected!r}"
+    )
+
+
 def metadata(target: str) -> str:
     return f"{target!r} is a cloud metadata service; extgen never points at one"
 
@@ -178,10 +186,8 @@ UNKNOWN_AND_DUPLICATE: list[Row] = [
                 tls: {servername: db.example.com}
                 targets: {dev: db.example.com}
             """),
-        [
-            (8, 10, "missing key 'serverName'"),
-            (8, 11, "unknown key 'servername' (did you mean 'serverName'?)"),
-        ],
+        # The missing key is the misspelt one: said once.
+        [(8, 11, "unknown key 'servername' (did you mean 'serverName'?)")],
     ),
     (
         "unknown-key-without-close-match-lists-keys",
@@ -721,7 +727,7 @@ LABELS_AND_ANNOTATIONS: list[Row] = [
                 namespace: apps-dev
                 labels: {app.kubernetes.io/managed-by: helm}
             """),
-        [(4, 14, reserved_label("app.kubernetes.io/managed-by"))],
+        [(4, 44, own_label("app.kubernetes.io/managed-by", "extgen", "helm"))],
     ),
     (
         "label-reserved-service-name",
@@ -731,7 +737,7 @@ LABELS_AND_ANNOTATIONS: list[Row] = [
                 labels: {kubernetes.io/service-name: other}
                 targets: {dev: db.example.com}
             """),
-        [(8, 14, reserved_label("kubernetes.io/service-name"))],
+        [(8, 42, own_label("kubernetes.io/service-name", "db", "other"))],
     ),
     (
         "label-reserved-endpointslice-prefix",
@@ -751,7 +757,7 @@ LABELS_AND_ANNOTATIONS: list[Row] = [
                 targets:
                   dev: {addresses: [10.0.0.1], labels: {app.kubernetes.io/name: x}}
             """),
-        [(9, 45, reserved_label("app.kubernetes.io/name"))],
+        [(9, 69, own_label("app.kubernetes.io/name", "db", "x"))],
     ),
     (
         "annotation-key-invalid",
@@ -944,7 +950,15 @@ HOSTNAMES: list[Row] = [
                 tls: {serverName: 10.0.0.1}
                 targets: {dev: db.example.com}
             """),
-        [(8, 23, ip_not_hostname("10.0.0.1"))],
+        [
+            (
+                8,
+                23,
+                "'10.0.0.1' is an IP address, but tls.serverName is the hostname that clients"
+                " send in TLS (SNI, which carries no address) and check the target's"
+                " certificate against: write that hostname, or leave tls out",
+            )
+        ],
     ),
 ]
 
@@ -1180,8 +1194,10 @@ TARGET_FORMS_AND_PORTS: list[Row] = [
             (
                 9,
                 44,
-                "targetPort is not allowed: the target in 'dev' is a hostname (ExternalName"
-                " Service), whose clients connect to port directly",
+                "targetPort 8080 differs from port 80, but the target in 'dev' is a hostname:"
+                " an ExternalName Service cannot remap ports, clients connect to"
+                " db.example.com:80; remove targetPort, and write port: 8080 if that is where"
+                " the target listens",
             )
         ],
     ),
@@ -1474,7 +1490,7 @@ SEVERAL: list[Row] = [
             (9, 28, f"invalid port 0: {PORT_RANGE}"),
             (11, 12, f"'localhost' is the local host of the pod's node or proxy; {INTERNAL_HINT}"),
             (12, 7, "unknown environment 'prdo' (did you mean 'prod'?)"),
-            (14, 14, reserved_label("app.kubernetes.io/name")),
+            (14, 38, own_label("app.kubernetes.io/name", "cache", "x")),
             (16, 23, "duplicate address '10.0.0.1'"),
             (17, 28, ip_not_hostname("10.0.0.2")),
         ],

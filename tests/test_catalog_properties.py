@@ -100,8 +100,11 @@ DNS1123_LABEL = names(LOWER_ALNUM, LOWER_ALNUM + "-", LOWER_ALNUM, 63)
 SHORT_LABEL = names(LOWER_ALNUM, LOWER_ALNUM + "-", LOWER_ALNUM, 20)
 DNS1035_LABEL = names(LOWER, LOWER_ALNUM + "-", LOWER_ALNUM, 63)
 ENVIRONMENT_NAMES = DNS1123_LABEL.filter(lambda name: name != "base")
-DEPENDENCY_NAMES = DNS1035_LABEL.filter(lambda name: name != "kustomization")
-NAMESPACES = DNS1123_LABEL
+DEPENDENCY_NAMES = DNS1035_LABEL.filter(lambda name: name not in ("kustomization", "kubernetes"))
+# Kubernetes' own namespaces are refused (the catalog's gitops is never generated).
+NAMESPACES = DNS1123_LABEL.filter(
+    lambda name: name not in ("kube-system", "kube-public", "kube-node-lease")
+)
 # IANA service names: at most 15 characters, a letter, no leading, trailing or double '-'.
 IANA_SERVICE_NAMES = st.builds(
     lambda head, body, tail: head + body + (f"-{tail}" if tail else ""),
@@ -204,6 +207,7 @@ TRICKY_TEXT = (
 PUBLIC_TLDS = ["com", "net", "org", "io", "example", "test", "de"]
 CLUSTER_TLDS = ["local", "cluster", "kube", "internal"]
 METADATA_HOSTNAMES = {"metadata.google.internal", "metadata.goog", "metadata.tencentyun.com"}
+WILDCARD_DNS_DOMAINS = ("nip.io", "sslip.io", "xip.io", "lacolhost.com")
 HOST_LABEL = names(LOWER_ALNUM, LOWER_ALNUM + "-", LOWER_ALNUM, 50)
 
 
@@ -218,6 +222,9 @@ def hostnames(draw: Draw) -> str:
     name = ".".join([*draw(HOST_LABELS), draw(TLDS)])
     if name in METADATA_HOSTNAMES:
         name = "not-" + name
+    # Wildcard-DNS services resolve to the address in the name, maybe a refused one.
+    if name.endswith(WILDCARD_DNS_DOMAINS):
+        name = name + ".com"
     return draw(CASES)(name) + draw(TRAILING_DOTS)
 
 

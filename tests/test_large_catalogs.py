@@ -21,7 +21,7 @@ ENVIRONMENTS = """\
 environments:
   dev: {namespace: apps, shardSize: 40}
   dev-eu: {namespace: apps-eu}
-  prod: {namespace: apps, endpoints: both}
+  prod: {namespace: apps, endpoints: both, cluster: {server: "https://prod.example.com"}}
 gitops:
   repository: https://github.com/example/gitops.git
   argocd: {}
