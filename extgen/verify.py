@@ -1,7 +1,8 @@
 """Build every environment overlay with the real kustomize and check what it yields.
 
 Each built object is checked against the Kubernetes OpenAPI schema (strict: unknown
-fields are errors), and the built objects must be exactly the plan's: nothing missing,
+fields are errors), or, for a custom resource, against the upstream CRD schema extgen ships
+(`extgen.crd`, as strict), and the built objects must be exactly the plan's: nothing missing,
 nothing extra, no field different. Every problem is collected as a `Finding`.
 """
 
@@ -24,7 +25,7 @@ import jsonschema
 import jsonschema.exceptions
 from referencing import Registry, Resource
 
-from extgen import layout
+from extgen import crd, layout
 from extgen.errors import ExtgenError
 from extgen.kustomize import Kustomize, build, find_kustomize
 from extgen.manifest import Body, Manifest
@@ -242,9 +243,8 @@ def verify(
                 future.exception()
             waiting = [pool.submit(job.run, out, found, schema_version) for job in jobs]
             futures += waiting
-        # Argo CD and Flux objects are custom resources, outside the Kubernetes schema.
         for directory, manifests in _delivery_builds(plan).items():
-            job = _Job(directory, directory, _digests(manifests), with_schema=False)
+            job = _Job(directory, directory, _digests(manifests))
             futures.append(pool.submit(job.run, out, found, schema_version))
         results = [future.result() for future in futures]
     findings = [finding for job_findings, _ in results for finding in job_findings]
@@ -265,17 +265,13 @@ class _Job:
     name: str  # the environment, or the directory of delivery objects
     directory: str  # relative to OUT
     expected: Expected
-    with_schema: bool = True
     shard: str | None = None
 
     def run(
         self, out: Path, kustomize: Kustomize, schema_version: str
     ) -> tuple[list[Finding], int]:
         findings, built = _build(out, self.name, self.directory, self.shard, kustomize)
-        if self.with_schema:
-            findings += [
-                f for body in built for f in _schema_findings(self.name, body, schema_version)
-            ]
+        findings += [f for body in built for f in _schema_findings(self.name, body, schema_version)]
         if not any(finding.object == "" for finding in findings):
             findings.extend(_compare(self.name, self.expected, built))
         return findings, len(built)
@@ -373,12 +369,28 @@ def _schema_findings(environment: str, body: Any, version: str) -> list[Finding]
         isinstance(body.get(key), str) for key in ("apiVersion", "kind")
     ):
         return [Finding(environment, name, "", "not a Kubernetes object (apiVersion, kind)")]
+    if crd.has_schema(body["apiVersion"], body["kind"]):
+        return _crd_findings(environment, name, body)
     shapes = _shapes(version, body["apiVersion"], body["kind"])
     if shapes is None:
         message = f"no schema for {body['kind']} {body['apiVersion']} in Kubernetes {version}"
         return [Finding(environment, name, "", message)]
     error = shapes.findings(body)
     return [] if error is None else [Finding(environment, name, *_schema_error(error, version))]
+
+
+def _crd_findings(environment: str, name: str, body: dict[str, Any]) -> list[Finding]:
+    """Every violation of the shipped CRD schema, which (unlike the core one) are all known."""
+    source = crd.sources()[body["apiVersion"], body["kind"]]
+    schema = f"the {source.describe()} CRD schema"
+    findings = []
+    for violation in crd.validate(body):
+        if violation.message == "unknown field":
+            message = f"unknown field in {schema}"
+        else:
+            message = f"invalid in {schema}: {violation.message}"
+        findings.append(Finding(environment, name, violation.field, message))
+    return findings
 
 
 def _schema_error(error: Any, version: str) -> tuple[str, str]:
