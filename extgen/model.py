@@ -59,6 +59,7 @@ from extgen.fields import (
     non_empty,
     own_label_problems,
 )
+from extgen.guardrail_fields import BlackboxModule, ProberUrl, PrometheusDuration
 from extgen.yamlio import NodePath, SourceScalar
 
 Labels = dict[LabelKey, LabelValue]
@@ -178,6 +179,61 @@ class Cluster(Model):
         return self
 
 
+class NetworkPolicy(Model):
+    """Egress allowed to a dependency for the pods that declare it, and to the cluster DNS."""
+
+    fqdn: Literal["cilium"] | None = Field(
+        None,
+        description="cilium: also a CiliumNetworkPolicy allowing the hostname targets by"
+        " name (toFQDNs)",
+    )
+
+
+class Probes(Model):
+    """A Prometheus Operator Probe per dependency, through a blackbox exporter."""
+
+    prober: ProberUrl = Field(
+        description="The blackbox exporter: host:port or http(s)://host:port[/path]"
+    )
+    interval: PrometheusDuration = Field("30s", description="How often each dependency is probed")
+    module: BlackboxModule | None = Field(
+        None,
+        description="The blackbox module for every dependency (default: http_2xx for HTTP"
+        " ports, tcp_connect otherwise)",
+    )
+
+
+def _switch(value: Any) -> Any:
+    """`true` turns settings on with their defaults; `false` or null leaves them off."""
+    if isinstance(value, SourceScalar) and isinstance(value.value, bool):
+        return {} if value.value else None
+    if value is None or isinstance(value, dict):
+        return value
+    raise fail(f"expected true, false or a mapping such as {{fqdn: cilium}}, got {_shown(value)}")
+
+
+def _settings(value: Any) -> Any:
+    """Probes need a prober: `true` alone cannot say where the blackbox exporter is."""
+    if isinstance(value, SourceScalar) and isinstance(value.value, bool):
+        raise fail(
+            f"expected a mapping such as {{prober: HOST:PORT, interval: 30s}}, got {value.text!r}:"
+            " probes need to know where the blackbox exporter is"
+        )
+    return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "a list"
+    return repr(value.text if isinstance(value, SourceScalar) else value)
+
+
+def _switch_schema(schema: dict[str, Any]) -> None:
+    """Editors must accept `true`/`false` where the settings mapping may also be written."""
+    options = [option for option in schema["anyOf"] if option != {"type": "null"}]
+    schema["anyOf"] = [*options, {"type": "boolean"}, {"type": "null"}]
+
+
 class Environment(Model):
     """Where and how one environment's objects are generated."""
 
@@ -208,6 +264,26 @@ class Environment(Model):
         None,
         description="Where the environment is deployed (with gitops; default: the cluster"
         " Argo CD or Flux runs in)",
+    )
+    # Guardrails in the cluster (docs/guardrails.md), each off unless asked for.
+    admission_policy: Boolean = Field(
+        False,
+        description="A ValidatingAdmissionPolicy refusing in the cluster what validate refuses"
+        " in the catalog (Kubernetes 1.31+)",
+    )
+    connection_config: Boolean = Field(
+        False,
+        description="A ConfigMap extgen-connections in each namespace: every dependency's"
+        " host, ports and TLS server name",
+    )
+    network_policy: Annotated[NetworkPolicy | None, BeforeValidator(_switch)] = Field(
+        None,
+        description="true or {fqdn: cilium}: egress allowed to each dependency for the pods"
+        " labelled deps.extgen.io/<dependency>: 'true'",
+        json_schema_extra=_switch_schema,
+    )
+    probes: Annotated[Probes | None, BeforeValidator(_settings)] = Field(
+        None, description="A Prometheus Operator Probe per dependency (blackbox exporter)"
     )
 
 
