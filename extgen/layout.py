@@ -5,6 +5,7 @@ directory of OUT splits back into its environment and shard.
       base/kustomization.yaml             the shared base (a kustomize Component)
       ENV/kustomization.yaml              an environment's entry point
       ENV/DEPENDENCY.yaml                 one dependency's objects in ENV
+      ENV/_guardrails.yaml                ENV's own objects (guardrails), if any
       ENV/shard-NNN/...                   the same, per shard, when ENV is split
       _gitops/argocd/..., _gitops/flux/ENV/...   the delivery objects
 
@@ -18,6 +19,9 @@ import functools
 BASE_DIR = "base"
 DELIVERY_DIR = "_gitops"
 KUSTOMIZATION = "kustomization.yaml"
+# An environment's own objects (guardrails), in its first kustomization; dependency names
+# cannot start with "_".
+ENVIRONMENT_FILE = "_guardrails.yaml"
 _SHARD_PREFIX = "shard-"
 
 
@@ -47,6 +51,11 @@ def dependency_file(environment: str, shard: str | None, dependency: str) -> str
     return f"{environment_directory(environment, shard)}/{dependency}.yaml"
 
 
+def environment_file(environment: str, shard: str | None) -> str:
+    """Where an environment's own objects are, relative to OUT."""
+    return f"{environment_directory(environment, shard)}/{ENVIRONMENT_FILE}"
+
+
 def kustomization_file(directory: str) -> str:
     return f"{directory}/{KUSTOMIZATION}"
 
@@ -64,7 +73,9 @@ def directory_of(path: str) -> str:
 def dependency_in(path: str) -> tuple[str, str] | None:
     """(environment, dependency) of a dependency's file, else None."""
     parts = path.split("/")
-    if len(parts) < 2 or parts[0] in (BASE_DIR, DELIVERY_DIR) or parts[-1] == KUSTOMIZATION:
+    if len(parts) < 2 or parts[0] in (BASE_DIR, DELIVERY_DIR):
+        return None
+    if parts[-1] in (KUSTOMIZATION, ENVIRONMENT_FILE):
         return None
     return parts[0], parts[-1].removesuffix(".yaml")
 

@@ -37,7 +37,8 @@ class Manifest:
 
     @property
     def namespace(self) -> str:
-        return str(self.body["metadata"]["namespace"])
+        """ "" for a cluster-scoped object."""
+        return str(self.body["metadata"].get("namespace", ""))
 
     @property
     def name(self) -> str:

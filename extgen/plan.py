@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from extgen import layout, policy
+from extgen import guardrails, layout, policy
 from extgen.delivery import Destination, plan_delivery
 from extgen.manifest import (
     MANAGER,
@@ -140,9 +140,17 @@ class EnvironmentPlan:
         return environment_inputs(self.environment)
 
     def manifests(self) -> list[Manifest]:
-        """Every object, by dependency in name order."""
+        """Every object, by dependency in name order, then the environment's own."""
         made = {dep.name: dep.manifests for dep in self.in_source_order()}
-        return [manifest for name in sorted(made) for manifest in made[name]]
+        own = self.environment_manifests()
+        return [manifest for name in sorted(made) for manifest in made[name]] + own
+
+    def environment_manifests(self) -> list[Manifest]:
+        """The objects of the environment as a whole (guardrails), not of one dependency."""
+        if not guardrails.environment_wanted(self.environment):
+            return []
+        dependencies = sorted((dep.dependency for dep in self.in_source_order()), key=_name)
+        return guardrails.environment_objects(self.name, self.environment, dependencies)
 
     def shard_of(self, dependency: str | DependencyPlan) -> str | None:
         """The shard directory of a dependency, or None when the environment is not split.
@@ -209,7 +217,14 @@ def object_counts(catalog: Catalog) -> dict[str, int]:
     for record in catalog.records:
         for index, count in enumerate(record.counts):
             totals[index] += count
+    for index, (name, env) in enumerate(catalog.environments.items()):
+        if guardrails.environment_wanted(env):
+            totals[index] += len(guardrails.environment_objects(name, env, catalog.dependencies))
     return dict(zip(catalog.environments, totals, strict=True))
+
+
+def _name(dependency: Dependency) -> str:
+    return dependency.name
 
 
 def _manifests(dep: Dependency, env: Environment, target: TargetOverrides) -> list[Manifest]:
@@ -221,6 +236,9 @@ def _manifests(dep: Dependency, env: Environment, target: TargetOverrides) -> li
     for namespace in sorted(set(namespaces)):
         meta = _Meta(dep.name, namespace, labels, annotations)
         manifests.extend(_objects(meta, env, target, ports))
+        if guardrails.wanted(env):
+            guarded = guardrails.ObjectMeta(namespace, labels, annotations)
+            manifests.extend(guardrails.dependency_objects(dep, env, target, guarded))
     return manifests
 
 

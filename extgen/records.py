@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from extgen import guardrails
 from extgen.manifest import MAX_ENDPOINTS_PER_SLICE
 from extgen.model import AddressTarget, Dependency, Environment, TargetOverrides
 
@@ -107,6 +108,13 @@ def shard_key(dependency: str) -> int:
 def object_count(dep: Dependency, env: Environment, target: TargetOverrides) -> int:
     listed = target.namespaces or dep.namespaces
     namespaces = len(set(listed)) if listed else 1
+    guarded = 0
+    if guardrails.wanted(env):
+        guarded = namespaces * guardrails.object_count(dep, env, target)
+    return guarded + _own_object_count(env, target, namespaces)
+
+
+def _own_object_count(env: Environment, target: TargetOverrides, namespaces: int) -> int:
     if not isinstance(target, AddressTarget):
         return namespaces  # the Service
     # Addresses are canonical after validation: IPv6 ones, and only they, hold a ':'.

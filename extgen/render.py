@@ -36,7 +36,7 @@ from extgen.yamlio import core_value, parse_generated
 # Changes whenever the same catalog and templates would give other text (planning,
 # quoting, sealing): files in OUT are then rendered again even where their seal matched.
 # tests/test_render_format.py fails when the output changes and this number does not.
-RENDER_FORMAT = 4
+RENDER_FORMAT = 5
 OBJECTS_TEMPLATE = "objects.yaml.j2"
 
 
@@ -282,6 +282,11 @@ class Renderer:
         name = None if shard is None else layout.shard_directory(shard)
         files = {}
         resources = []
+        own = env_plan.environment_manifests() if not shard else []
+        if own:  # in the environment's first kustomization, which every deployment builds
+            path = layout.environment_file(env_plan.name, name)
+            files[path] = self.objects(path, tuple(own))
+            resources.append(layout.ENVIRONMENT_FILE)
         for dep in env_plan.shard_members(shard or 0):
             path = layout.dependency_file(env_plan.name, name, dep.name)
             files[path] = self.dependency(path, dep)

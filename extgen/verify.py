@@ -290,6 +290,9 @@ def _environment_jobs(env: EnvironmentPlan) -> list[_Job]:
         into = expected[env.shard_index(dep)]
         for index, manifest in enumerate(dep.manifests):
             into[manifest.key()] = (digest(manifest.built()), dep, index)
+    # The environment's own objects are in its first kustomization (see Renderer).
+    for manifest in env.environment_manifests():
+        expected[0][manifest.key()] = (digest(manifest.built()), manifest, 0)
     jobs = []
     for index, shard in enumerate(shards):
         ordered = sorted(expected[index].items(), key=lambda item: (item[1][1].name, item[1][2]))
