@@ -114,7 +114,7 @@ def test_a_hostname_gets_no_network_policy_but_a_cilium_one_by_name(plan: Plan) 
     }
 
 
-@pytest.mark.parametrize("catalog", ["golden", "here"])
+@pytest.mark.parametrize("catalog", ["example", "golden", "here"])
 def test_policies_select_only_pods_that_declare_the_dependency(plan: Plan, catalog: str) -> None:
     chosen = {
         "example": lambda: plan_catalog(read_catalog(Path(__file__).parent.parent / "catalog")),
