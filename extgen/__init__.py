@@ -26,6 +26,10 @@ Glossary, one name per concept:
 - existing (`output.Existing`): what OUT holds, as scanned.
 - changes (`sync.Changes`): what a render does to OUT: `plan_changes`, `apply_changes`.
 - site (`parallel.py`): a step that may run in two processes.
+- guardrails (`guardrails.py`): objects an environment asks for beyond the Services:
+  per dependency (network policies, probes) in its file, the environment's own (the
+  connection ConfigMaps, the admission policy) in `_guardrails.yaml`.
+- violation (`crd.Violation`): a field a shipped CRD schema refuses.
 - finding (`verify.Finding`): what `verify` found wrong in a build; issue
   (`report.Issue`): anything reported, in the format asked for.
 """
