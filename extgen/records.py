@@ -39,7 +39,16 @@ class DependencyRecord:
 # Settings that only validation or the delivery objects read: they never change what an
 # environment's dependency files hold, so they are left out of the digests of `summarize`.
 _NOT_IN_DEPENDENCY_FILES = {
-    "environment": {"allowed_targets", "cluster", "cluster_domain", "shard_size", "shards"},
+    "environment": {
+        "allowed_targets",
+        "cluster",
+        "cluster_domain",
+        "shard_size",
+        "shards",
+        # guardrails written to the environment's own file, not to its dependencies'
+        "admission_policy",
+        "connection_config",
+    },
     "dependency": {"allow_internal", "targets"},
 }
 DIGEST_SIZE = 16  # of a target's inputs: a seal has 64 bits

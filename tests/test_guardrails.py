@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import run
 
 from extgen import admission, crd
 from extgen.catalog import Catalog, parse_catalog, read_catalog
@@ -268,3 +269,15 @@ def test_custom_resources_fit_their_crd_schemas(plan: Plan, source: str) -> None
     ]
     assert {m.kind for m in custom} == {"Probe", "CiliumNetworkPolicy"} or source == "here"
     assert [(m.key(), crd.validate(m.built())) for m in custom if crd.validate(m.built())] == []
+
+
+def test_environment_guardrails_rewrite_no_dependency_file(tmp_path: Path) -> None:
+    catalog, out = tmp_path / "catalog.yaml", tmp_path / "out"
+    catalog.write_text(CATALOG.replace("    admissionPolicy: true\n", ""))
+    assert run("render", "-c", str(catalog), "-o", str(out)).exit_code == 0
+    catalog.write_text(CATALOG)
+    result = run("render", "-c", str(catalog), "-o", str(out))
+    changed = [line.split()[:2] for line in result.output.splitlines() if "out/" in line]
+    assert changed == [
+        ["update", f"{out}/dev/_guardrails.yaml"],
+    ], result.output
