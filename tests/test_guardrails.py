@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from helpers import run
+from hypothesis import given
+from test_catalog_properties import _settings, catalogs
 
 from extgen import admission, crd
 from extgen.catalog import Catalog, parse_catalog, read_catalog
@@ -20,8 +23,9 @@ from extgen.guardrails import module_for
 from extgen.layout import ENVIRONMENT_FILE
 from extgen.manifest import Manifest
 from extgen.model import Port
-from extgen.plan import Plan, plan_catalog
+from extgen.plan import Plan, object_counts, plan_catalog
 from extgen.render import Renderer
+from extgen.verify import _schema_findings, default_kubernetes_version
 
 GOLDEN = Path(__file__).parent / "golden" / "guardrails" / "catalog"
 
@@ -281,3 +285,38 @@ def test_environment_guardrails_rewrite_no_dependency_file(tmp_path: Path) -> No
     assert changed == [
         ["update", f"{out}/dev/_guardrails.yaml"],
     ], result.output
+
+
+ALL_ON = {
+    "admissionPolicy": True,
+    "connectionConfig": True,
+    "networkPolicy": {"fqdn": "cilium"},
+    "probes": {"prober": "blackbox.monitoring.svc:9115", "interval": "1m"},
+}
+
+
+@_settings(25)
+@given(catalogs())
+def test_generated_catalogs_with_every_guardrail(
+    catalog: tuple[dict[str, Any], list[dict[str, Any]]],
+) -> None:
+    """Every object fits its schema (the CRDs', or Kubernetes'), every file renders and
+    reads back, and the counts planned without making objects are the objects made."""
+    environments, dependencies = catalog
+    environments = {name: {**env, **ALL_ON} for name, env in environments.items()}
+    text = yaml.safe_dump({"environments": environments, "dependencies": dependencies})
+    loaded = parse_catalog([("catalog.yaml", text)])
+    plan = plan_catalog(loaded)
+    Renderer().render(plan)  # raises if a file does not read back as its objects
+    version = default_kubernetes_version()
+    made = {}
+    for env in plan.environments:
+        manifests = env.manifests()
+        made[env.name] = len(manifests)
+        for manifest in manifests:
+            body = manifest.built()
+            if crd.has_schema(body["apiVersion"], manifest.kind):
+                assert crd.validate(body) == [], manifest.key()
+            elif manifest.kind not in ("Service", "EndpointSlice", "Endpoints"):
+                assert _schema_findings(env.name, body, version) == [], manifest.key()
+    assert object_counts(loaded) == made
