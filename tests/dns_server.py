@@ -12,7 +12,12 @@ server answers a name with its whole CNAME chain, the loop included.
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 ZONE = "doctor.test"
@@ -44,6 +49,8 @@ RECORDS: dict[str, list[tuple[str, str, int]]] = {
 # A chain of ten aliases, hop0 -> hop1 -> ... -> hop9 -> v4: longer than doctor follows.
 RECORDS.update({f"hop{i}": [("CNAME", f"hop{i + 1}", 300)] for i in range(9)})
 RECORDS["hop9"] = [("CNAME", "v4", 300)]
+BENCH = "bench"  # every name below bench.doctor.test has an A and an AAAA record
+BENCH_ADDRESSES = ("192.0.2.10", "2001:db8::10")
 SERVFAIL = "broken"  # the server fails
 DROPPED = "slow"  # the server never answers
 
@@ -61,6 +68,7 @@ def dnsmasq_config(port: int, silent_port: int) -> list[str]:
     in its own configuration) and the failing name to the Twisted server at `port`, and
     the slow one to a socket that never answers."""
     options = [f"--local=/{ZONE}/"]
+    options += [f"--address=/{BENCH}.{ZONE}/{address}" for address in BENCH_ADDRESSES]
     for name, records in RECORDS.items():
         for kind, value, ttl in records:
             if name in LOOP:
@@ -76,6 +84,75 @@ def dnsmasq_config(port: int, silent_port: int) -> list[str]:
         f"--server=/{DROPPED}.{ZONE}/127.0.0.1#{silent_port}",
     ]
     return options
+
+
+class ServerError(Exception):
+    """A test DNS server that did not start."""
+
+
+def start_twisted() -> tuple[subprocess.Popen[str], int]:
+    """The Twisted server on 127.0.0.1, and its port."""
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline().strip()
+    if not line.isdigit():
+        server.kill()
+        raise ServerError(f"the Twisted DNS server did not start (it printed {line!r})")
+    return server, int(line)
+
+
+def start_dnsmasq(
+    dnsmasq: str, twisted_port: int, silent_port: int
+) -> tuple[subprocess.Popen[str], int]:
+    """dnsmasq on 127.0.0.1 serving the zone, and its port, once it answers."""
+    port = free_udp_port()
+    command = [
+        dnsmasq,
+        *("--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts"),
+        *("--listen-address=127.0.0.1", "--bind-interfaces", f"--port={port}"),
+        *("--log-facility=-", "--cache-size=0"),
+        *(["--user=root"] if os.geteuid() == 0 else []),
+        *dnsmasq_config(twisted_port, silent_port),
+    ]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_until_answering(port, server)
+    except ServerError:
+        server.kill()
+        raise
+    return server, port
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until_answering(port: int, server: subprocess.Popen[str], seconds: float = 10) -> None:
+    import dns.exception
+    import dns.resolver
+
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = port
+    resolver.lifetime = 0.5
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stdout.read() if server.stdout else ""
+            raise ServerError(f"dnsmasq exited with {server.returncode}: {output}")
+        try:
+            resolver.resolve(fqdn("v4"), "A")
+            return
+        except dns.exception.DNSException:
+            time.sleep(0.1)
+    raise ServerError(f"dnsmasq did not answer on 127.0.0.1:{port} within {seconds:g} s")
 
 
 def serve(address: str, port: int) -> None:
@@ -104,6 +181,12 @@ class _ZoneResolver:
         if label == SERVFAIL:
             # Any error but a DomainError (all of twisted.names.error) is a SERVFAIL.
             return defer.fail(RuntimeError(f"{name} fails on purpose"))
+        if label.endswith(f".{BENCH}"):
+            kind = dns.QUERY_TYPES.get(query.type)
+            records = [("A", BENCH_ADDRESSES[0], 300), ("AAAA", BENCH_ADDRESSES[1], 300)]
+            return defer.succeed(
+                ([_record(dns, label, r) for r in records if r[0] == kind], [], [])
+            )
         if label == name or label not in RECORDS:
             return defer.fail(error.DomainError(name))
         answers: list[Any] = []

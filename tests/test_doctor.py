@@ -21,6 +21,7 @@ from typing import Any
 
 import dns_server
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 from helpers import write_catalog
 
@@ -33,29 +34,15 @@ SERVERS = ["twisted"] + (["dnsmasq"] if DNSMASQ or os.environ.get("CI") == "true
 START_SECONDS = 10
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def twisted_port() -> Iterator[int]:
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "dns_server.py"), "127.0.0.1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
     try:
-        assert server.stdout is not None
-        line = server.stdout.readline().strip()
-        if not line.isdigit():
-            pytest.fail(f"the Twisted DNS server did not start (it printed {line!r})")
-        yield int(line)
-    finally:
-        server.kill()
-        server.wait(5)
+        server, port = dns_server.start_twisted()
+    except dns_server.ServerError as error:
+        pytest.fail(str(error))
+    yield port
+    server.kill()
+    server.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -70,42 +57,13 @@ def silent_port() -> Iterator[int]:
 def dnsmasq_port(twisted_port: int, silent_port: int) -> Iterator[int]:
     if DNSMASQ is None:
         pytest.fail("CI=true but dnsmasq is not installed: .ci/run installs it with apt-get")
-    port = _free_udp_port()
-    command = [
-        DNSMASQ,
-        *("--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts"),
-        *("--listen-address=127.0.0.1", "--bind-interfaces", f"--port={port}"),
-        "--log-facility=-",
-        *(["--user=root"] if os.geteuid() == 0 else []),
-        *dns_server.dnsmasq_config(twisted_port, silent_port),
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        _wait_until_answering(port, server)
-        yield port
-    finally:
-        server.kill()
-        server.wait(5)
-
-
-def _wait_until_answering(port: int, server: subprocess.Popen[str]) -> None:
-    import dns.resolver
-
-    resolver = dns.resolver.Resolver(configure=False)
-    resolver.nameservers = ["127.0.0.1"]
-    resolver.port = port
-    resolver.lifetime = 0.5
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            output = server.stdout.read() if server.stdout else ""
-            pytest.fail(f"dnsmasq exited with {server.returncode}: {output}")
-        try:
-            resolver.resolve(dns_server.fqdn("v4"), "A")
-            return
-        except dns.exception.DNSException:
-            time.sleep(0.1)
-    pytest.fail(f"dnsmasq did not answer on 127.0.0.1:{port} within {START_SECONDS} s")
+        server, port = dns_server.start_dnsmasq(DNSMASQ, twisted_port, silent_port)
+    except dns_server.ServerError as error:
+        pytest.fail(str(error))
+    yield port
+    server.kill()
+    server.wait(5)
 
 
 @pytest.fixture(scope="module", params=SERVERS)
@@ -391,7 +349,10 @@ def garbage_port() -> Iterator[int]:
 def test_bad_resolvers_end_in_time_with_a_clear_message(
     tmp_path: Path, which: str, request: pytest.FixtureRequest
 ) -> None:
-    port = _free_udp_port() if which == "unreachable" else request.getfixturevalue("garbage_port")
+    if which == "unreachable":
+        port = dns_server.free_udp_port()
+    else:
+        port = request.getfixturevalue("garbage_port")
     catalog = write_catalog(
         tmp_path,
         {
@@ -571,3 +532,32 @@ def test_no_tls_checks_dns_and_connections_only(tmp_path: Path) -> None:
     checks = json.loads(run["stdout"])["checks"]
     assert {c["check"] for c in checks} == {"dns", "connect"}
     assert run["exit"] == 1  # port 5433 of erp refuses connections
+
+
+# --- docs and CI examples -------------------------------------------------------------
+
+REASONS = [
+    *("nxdomain", "no-address", "servfail", "timeout", "cname-loop", "forbidden-address"),
+    *("tls-untrusted", "tls-name-mismatch", "tls-expiring", "tls-handshake", "unreachable"),
+]
+
+
+def test_docs_say_what_every_reason_means() -> None:
+    docs = (HERE.parent / "docs" / "doctor.md").read_text(encoding="utf-8")
+    rows = [line for line in docs.splitlines() if line.startswith("| `")]
+    for reason in REASONS:
+        assert any(f"| `{reason}` |" in row for row in rows), reason
+    assert "docs/doctor.md" in (HERE.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_ci_examples_run_doctor_on_a_schedule() -> None:
+    examples = HERE.parent / "examples" / "ci"
+    workflow = yaml.safe_load((examples / "github-actions-doctor.yaml").read_text())
+    assert workflow[True]["schedule"][0]["cron"]  # PyYAML reads the key `on` as True
+    (job,) = workflow["jobs"].values()
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert any(run.startswith("extgen doctor") for run in runs)
+    pipeline = yaml.safe_load((examples / "gitlab-ci-doctor.yml").read_text())
+    job = pipeline["extgen-doctor"]
+    assert any(line.startswith("extgen doctor") for line in job["script"])
+    assert {"if": '$CI_PIPELINE_SOURCE == "schedule"'} in job["rules"]
