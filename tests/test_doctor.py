@@ -25,7 +25,10 @@ import yaml
 from click.testing import CliRunner, Result
 from helpers import write_catalog
 
+from extgen.catalog import read_catalog
 from extgen.cli import cli
+from extgen.doctor import Settings, diagnose
+from extgen.doctor_dns import Resolver
 
 HERE = Path(__file__).parent
 SBIN = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
@@ -275,6 +278,19 @@ def test_text_and_github_point_at_the_target(tmp_path: Path, twisted_port: int) 
     assert only_dev.stderr.splitlines()[-1] == (
         "doctor: 1 checks in 1 environments: 1 ok, 0 warnings, 0 errors"
     )
+
+
+def test_worker_processes_give_the_same_checks(tmp_path: Path, twisted_port: int) -> None:
+    catalog = read_catalog(_dns_catalog(tmp_path))
+    resolvers = (Resolver("127.0.0.1", twisted_port),)
+    environments = tuple(catalog.environments)
+    runs = [
+        diagnose(catalog, Settings(environments, resolvers, timeout=1, workers=workers))
+        for workers in (1, 3)
+    ]
+    one, three = ([check.as_json() for check in run.checks] for run in runs)
+    assert one == three
+    assert len(one) == len(DNS_CASES)
 
 
 USAGE = [
