@@ -10,8 +10,6 @@ resolution refused, and nothing but the resolvers and the targets.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 import ssl
 from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field, replace
@@ -20,19 +18,21 @@ from typing import Any
 
 import dns.asyncresolver
 
-from extgen.catalog import Catalog, DependencyRecord
+from extgen import parallel
+from extgen.catalog import Catalog
 from extgen.doctor_dns import DnsFailure, Resolver, forbidden_reason, make_resolver, resolve
 from extgen.doctor_tls import Outcome, check_connect, check_tls, tls_context
 from extgen.errors import Position
 from extgen.model import AddressTarget, Dependency, Environment, HostnameTarget, Port
 from extgen.policy import internal_reason
+from extgen.records import DependencyRecord
 from extgen.yamlio import Document, load_document
 
 TLS_APP_PROTOCOLS = frozenset({"https", "tls"})
-# Most of a DNS check is dnspython's CPU work (about half a millisecond a query), so large
-# catalogs are checked by one process per core, each with its share of --concurrency.
-TARGETS_PER_WORKER = 1000  # below this, starting a process costs more than it saves
-MAX_WORKERS = 4
+# Most of a DNS check is dnspython's CPU work (about half a millisecond a query), so a
+# large catalog's targets are shared with a second process (extgen.parallel), each
+# process with half of --concurrency. Below this many, a fork costs more than it saves.
+SPLIT_FROM = 1000
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Settings:
     ca_file: Path | None = None
     expiry_days: int = 14
     tls: bool = True
-    workers: int | None = None  # processes; None: by the number of targets and cores
+    split_from: int = SPLIT_FROM  # targets from which a second process shares the work
 
 
 @dataclass
@@ -140,23 +140,12 @@ def _in_cluster(target: Target) -> str | None:
 
 
 def _check_in_workers(targets: list[Target], settings: Settings) -> list[list[Check]]:
-    workers = settings.workers
-    if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS, len(targets) // TARGETS_PER_WORKER)
-    workers = min(workers, len(targets))
-    if workers <= 1:
+    if len(targets) < settings.split_from or not parallel.enabled("doctor"):
         return asyncio.run(_check_all(targets, settings))
-    share = replace(settings, concurrency=max(1, settings.concurrency // workers))
-    size = -(-len(targets) // workers)
-    chunks = [(targets[start : start + size], share) for start in range(0, len(targets), size)]
-    # fork: the workers start at once, without importing extgen again.
-    with multiprocessing.get_context("fork").Pool(len(chunks)) as pool:
-        results = pool.map(_check_chunk, chunks)
-    return [checks for chunk in results for checks in chunk]
-
-
-def _check_chunk(chunk: tuple[list[Target], Settings]) -> list[list[Check]]:
-    return asyncio.run(_check_all(*chunk))
+    half = replace(settings, concurrency=max(1, settings.concurrency // 2))
+    return parallel.split(
+        "doctor", targets, lambda share: asyncio.run(_check_all(list(share), half))
+    )
 
 
 async def _check_all(targets: list[Target], settings: Settings) -> list[list[Check]]:

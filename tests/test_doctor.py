@@ -23,7 +23,7 @@ import dns_server
 import pytest
 import yaml
 from click.testing import CliRunner, Result
-from helpers import write_catalog
+from helpers import count_forks, write_catalog
 
 from extgen.catalog import read_catalog
 from extgen.cli import cli
@@ -280,16 +280,20 @@ def test_text_and_github_point_at_the_target(tmp_path: Path, twisted_port: int) 
     )
 
 
-def test_worker_processes_give_the_same_checks(tmp_path: Path, twisted_port: int) -> None:
+def test_a_second_process_gives_the_same_checks(
+    tmp_path: Path, twisted_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     catalog = read_catalog(_dns_catalog(tmp_path))
     resolvers = (Resolver("127.0.0.1", twisted_port),)
     environments = tuple(catalog.environments)
+    forks = count_forks(monkeypatch)
     runs = [
-        diagnose(catalog, Settings(environments, resolvers, timeout=1, workers=workers))
-        for workers in (1, 3)
+        diagnose(catalog, Settings(environments, resolvers, timeout=1, split_from=split_from))
+        for split_from in (len(DNS_CASES) + 1, 1)
     ]
-    one, three = ([check.as_json() for check in run.checks] for run in runs)
-    assert one == three
+    assert len(forks) == 1  # the second run only
+    one, two = ([check.as_json() for check in run.checks] for run in runs)
+    assert one == two
     assert len(one) == len(DNS_CASES)
 
 
