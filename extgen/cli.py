@@ -14,7 +14,7 @@ import os
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,10 @@ from extgen.render import Renderer
 from extgen.report import FORMATS, Issue, Reporter, choose_format, plural
 from extgen.schema import catalog_schema
 from extgen.sync import Changes, apply_changes, plan_changes
+
+if TYPE_CHECKING:  # imported by the command itself: other commands need not load it
+    from extgen.doctor import Check
+    from extgen.doctor_dns import Resolver
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 ISSUES_URL = "https://github.com/extgen/extgen/issues"
@@ -358,7 +362,9 @@ Exit 0 when no check failed (warnings allowed), 1 when any did, 2 on usage error
 """
 
 
-def _resolver(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+def _resolver(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[Resolver, ...]:
     from extgen.doctor_dns import Resolver
 
     resolvers = []
@@ -431,7 +437,7 @@ def doctor(
     ctx: click.Context,
     catalog: Path,
     environments: tuple[str, ...],
-    resolvers: Any,
+    resolvers: tuple[Resolver, ...],
     timeout: float,
     concurrency: int,
     ca_file: Path | None,
@@ -450,7 +456,7 @@ def doctor(
     findings = diagnose(loaded, settings)
     for skipped in findings.skipped:
         report.note(skipped)
-    counts = {"ok": 0, "warning": 0, "error": 0}
+    counts = dict.fromkeys(("ok", "warning", "error"), 0)
     for check in findings.checks:
         counts[check.outcome.status] += 1
         _report_check(report, check)
@@ -477,7 +483,7 @@ def _chosen_environments(catalog: Catalog, names: tuple[str, ...]) -> tuple[str,
     return tuple(name for name in defined if not names or name in names)
 
 
-def _report_check(report: Reporter, check: Any) -> None:
+def _report_check(report: Reporter, check: Check) -> None:
     outcome = check.outcome
     line = f"{outcome.status:<7} {check.check:<7} {check.environment}/{check.dependency}:"
     if outcome.status == "ok":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from extgen.doctor_tls import Outcome, check_connect, check_tls, tls_context
 from extgen.errors import Position
 from extgen.model import AddressTarget, Dependency, Environment, HostnameTarget, Port
 from extgen.policy import internal_reason
-from extgen.records import DependencyRecord
+from extgen.records import DependencyRecord, source_order
 from extgen.yamlio import Document, load_document
 
 TLS_APP_PROTOCOLS = frozenset({"https", "tls"})
@@ -117,14 +117,19 @@ def diagnose(catalog: Catalog, settings: Settings) -> Findings:
     return findings
 
 
-def _targets(catalog: Catalog, environments: tuple[str, ...]) -> Iterator[Target]:
-    for name in environments:
-        env = catalog.environments[name]
-        for record in catalog.records:
-            dependency = catalog.dependency(record)
+def _targets(catalog: Catalog, environments: tuple[str, ...]) -> list[Target]:
+    """Every hostname and IP target, by environment, then dependency name."""
+    targets = []
+    # In the order of the files, so that a large catalog's models are unpickled once.
+    for record in source_order(catalog.records):
+        dependency = catalog.dependency(record)
+        for name in environments:
             spec = dependency.targets.get(name)
             if isinstance(spec, HostnameTarget | AddressTarget):
-                yield Target(name, env, record, dependency, spec)
+                env = catalog.environments[name]
+                targets.append(Target(name, env, record, dependency, spec))
+    order = {name: index for index, name in enumerate(environments)}
+    return sorted(targets, key=lambda target: (order[target.environment], target.record.rank))
 
 
 def _in_cluster(target: Target) -> str | None:

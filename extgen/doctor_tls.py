@@ -14,18 +14,21 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl module passes on but does not name.
 NO_CHECK_TIME = 0x200000
 DAY = 86400.0
 
 
+Status = Literal["ok", "warning", "error"]
+
+
 @dataclass
 class Outcome:
     """A check's status, reason and message, and what it saw."""
 
-    status: str  # ok, warning, error
+    status: Status
     reason: str | None
     message: str
     details: dict[str, Any] = field(default_factory=dict)
