@@ -394,6 +394,7 @@ def _resolver(
     "--environment",
     "environments",
     multiple=True,
+    metavar="ENV",
     help="Check this environment (repeatable; default: all).",
 )
 @click.option(
@@ -407,6 +408,7 @@ def _resolver(
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.01),
+    metavar="SECONDS",
     default=5.0,
     show_default=True,
     help="Seconds allowed to each DNS query, connection and TLS handshake.",
@@ -414,6 +416,7 @@ def _resolver(
 @click.option(
     "--concurrency",
     type=click.IntRange(min=1, max=4096),
+    metavar="N",
     default=64,
     show_default=True,
     help="Checks in flight at once.",
@@ -421,11 +424,13 @@ def _resolver(
 @click.option(
     "--ca-file",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    metavar="PEM",
     help="PEM file of the CAs to trust (default: the system's).",
 )
 @click.option(
     "--expiry-days",
     type=click.IntRange(min=0),
+    metavar="DAYS",
     default=14,
     show_default=True,
     help="Warn about certificates that expire within this many days.",

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from extgen.errors import ExtgenError
+
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl module passes on but does not name.
 NO_CHECK_TIME = 0x200000
 DAY = 86400.0
@@ -35,7 +37,12 @@ class Outcome:
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (ssl.SSLError, OSError) as error:
+        raise ExtgenError(
+            f"--ca-file {ca_file}: not a PEM file of CA certificates ({error})"
+        ) from None
     context.check_hostname = False  # judged by `name_covered`, to say what was found
     context.verify_flags |= ssl.VerifyFlags(NO_CHECK_TIME)
     return context

@@ -314,6 +314,16 @@ def test_usage_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
     assert message in result.stderr
 
 
+def test_a_ca_file_that_is_not_pem_is_a_clear_error(tmp_path: Path) -> None:
+    catalog = _dns_catalog(tmp_path)
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("hello\n", encoding="utf-8")
+    result = doctor("-c", str(catalog), "--ca-file", str(not_pem), "--resolver", "192.0.2.1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: --ca-file {not_pem}: not a PEM file of CA")
+    assert "Traceback" not in result.output
+
+
 def test_catalog_with_errors_is_reported_and_nothing_checked(tmp_path: Path) -> None:
     catalog = write_catalog(
         tmp_path,
