@@ -522,7 +522,10 @@ def _in_namespace(tmp_path: Path, *args: str) -> dict[str, Any]:
     run = subprocess.run(
         ["unshare", "-rn", *script], capture_output=True, text=True, timeout=90, check=False
     )
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 0, (
+        "the TLS tests run in a network namespace of their own: they need `unshare -rn`"
+        " (unprivileged user namespaces) and `ip` (iproute2); it failed with:\n" + run.stderr
+    )
     result: dict[str, Any] = json.loads(run.stdout)
     return result
 
