@@ -467,8 +467,9 @@ def doctor(
         _report_check(report, check)
     report.detail("checks", lambda: [check.as_json() for check in findings.checks])
     summary = (
-        f"doctor: {len(findings.checks)} checks in {len(chosen)} environments:"
-        f" {counts['ok']} ok, {counts['warning']} warnings, {counts['error']} errors"
+        f"doctor: {plural(len(findings.checks), 'check')} in"
+        f" {plural(len(chosen), 'environment')}: {counts['ok']} ok,"
+        f" {plural(counts['warning'], 'warning')}, {plural(counts['error'], 'error')}"
     )
     report.finish(counts["error"] == 0, summary)
     if counts["error"]:

@@ -266,7 +266,7 @@ def test_text_and_github_point_at_the_target(tmp_path: Path, twisted_port: int) 
         "ok      dns     dev/orders-db: v4.doctor.test resolves to 192.0.2.10 (TTL 300)",
         f"{file}:5:13: error: orders-db in prod: gone.doctor.test does not exist (NXDOMAIN)"
         " [nxdomain]",
-        "doctor: 2 checks in 2 environments: 1 ok, 0 warnings, 1 errors",
+        "doctor: 2 checks in 2 environments: 1 ok, 0 warnings, 1 error",
     ]
     github = doctor(*args, "--format", "github")
     assert github.stdout == (
@@ -276,7 +276,7 @@ def test_text_and_github_point_at_the_target(tmp_path: Path, twisted_port: int) 
     only_dev = doctor(*args, "-e", "dev")
     assert only_dev.exit_code == 0
     assert only_dev.stderr.splitlines()[-1] == (
-        "doctor: 1 checks in 1 environments: 1 ok, 0 warnings, 0 errors"
+        "doctor: 1 check in 1 environment: 1 ok, 0 warnings, 0 errors"
     )
 
 
