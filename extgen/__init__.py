@@ -28,6 +28,8 @@ Glossary, one name per concept:
 - site (`parallel.py`): a step that may run in two processes.
 - finding (`verify.Finding`): what `verify` found wrong in a build; issue
   (`report.Issue`): anything reported, in the format asked for.
+- check (`doctor.Check`): one thing `doctor` tried against a target (dns, tls, connect),
+  with its status, reason and message.
 """
 
 __version__ = "0.1.0"
