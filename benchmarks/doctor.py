@@ -41,8 +41,9 @@ def catalog(directory: Path, n: int) -> Path:
     return path
 
 
-def measure(path: Path, resolver: str, one_process: bool = False) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS in KiB and exit code of one doctor run."""
+def measure(path: Path, resolver: str, one_process: bool = False) -> tuple[float, float, int, int]:
+    """Wall seconds, CPU seconds (user + system, every process), peak RSS in KiB and exit
+    code of one doctor run."""
     command = [str(ROOT / ".venv/bin/extgen"), "--format", "json", "doctor", "-c", str(path)]
     command += ["--resolver", resolver]
     if os.access(TIME, os.X_OK):
@@ -58,7 +59,8 @@ def measure(path: Path, resolver: str, one_process: bool = False) -> tuple[float
     process.returncode = os.waitstatus_to_exitcode(status)
     last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     kib = int(last) if os.access(TIME, os.X_OK) and last.isdigit() else usage.ru_maxrss
-    return seconds, kib, process.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, kib, process.returncode
 
 
 def servers() -> tuple[str, list[subprocess.Popen[str]]]:
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 2000, 5000, 10_000])
     parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
+    load = os.getloadavg()
     which, started = servers()
     resolver = which.rsplit(" ", 1)[1]
     rows: list[Row] = []
@@ -84,24 +87,24 @@ def main() -> None:
             for n in args.sizes:
                 path = catalog(Path(directory), n)
                 for one_process in (False, True) if n == max(args.sizes) else (False,):
-                    seconds, kib, code = measure(path, resolver, one_process)
-                    rows.append((n, seconds, kib, code, one_process))
+                    seconds, cpu, kib, code = measure(path, resolver, one_process)
+                    rows.append((n, seconds, cpu, kib, code, one_process))
                     alone = " (one process)" if one_process else ""
                     print(f"{n} targets{alone}: {seconds:.2f} s, {kib / 1024:.0f} MiB, exit {code}")
     finally:
         for server in started:
             server.kill()
-    record = report(rows, which, " ".join(sys.argv[1:]))
+    record = report(rows, which, " ".join(sys.argv[1:]), load)
     print(record)
     if not args.no_record:
         with RESULTS.open("a", encoding="utf-8") as results:
             results.write("\n" + record)
 
 
-Row = tuple[int, float, int, int, bool]
+Row = tuple[int, float, float, int, int, bool]
 
 
-def report(rows: list[Row], which: str, given: str) -> str:
+def report(rows: list[Row], which: str, given: str, load: tuple[float, ...]) -> str:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -113,22 +116,23 @@ def report(rows: list[Row], which: str, given: str) -> str:
         f"- machine: {os.cpu_count()} cores, Python {platform.python_version()}; extgen commit"
         f" {commit}; resolver: {which}; default concurrency (64), one run per size",
         "- each target is two queries (A and AAAA), the catalog one file",
-        "",
         "- peak RSS: of the largest process (GNU time's %M); from 1,000 targets two"
         " processes share them, `EXTGEN_PROCESSES=1` keeps one",
+        f"- load average (1 min) at start and end: {load[0]:.1f}, {os.getloadavg()[0]:.1f}"
+        " (the machine is shared: wall time grows with the load, CPU time much less)",
         "",
-        "| targets | processes | wall s | ms / target | peak RSS MiB | exit |",
-        "|--:|--:|--:|--:|--:|--:|",
+        "| targets | processes | wall s | CPU s | ms wall / target | peak RSS MiB | exit |",
+        "|--:|--:|--:|--:|--:|--:|--:|",
     ]
-    for n, seconds, kib, code, one in rows:
+    for n, seconds, cpu, kib, code, one in rows:
         processes = 1 if one or n < 1000 else 2
         lines.append(
-            f"| {n:,} | {processes} | {seconds:.2f} | {1000 * seconds / n:.3f}"
+            f"| {n:,} | {processes} | {seconds:.2f} | {cpu:.2f} | {1000 * seconds / n:.3f}"
             f" | {kib / 1024:.0f} | {code} |"
         )
-    target = [row for row in rows if row[0] == TARGET_N and not row[4]]
+    target = [row for row in rows if row[0] == TARGET_N and not row[5]]
     if target:
-        _, seconds, kib, _, _ = target[0]
+        _, seconds, _, kib, _, _ = target[0]
         met = seconds <= SECONDS_TARGET and kib / 1024 <= RSS_TARGET_MIB
         lines += [
             "",
