@@ -94,7 +94,7 @@ def main() -> None:
     finally:
         for server in started:
             server.kill()
-    record = report(rows, which, " ".join(sys.argv[1:]), load)
+    record = report(rows, which, " ".join(["benchmarks/doctor.py", *sys.argv[1:]]), load)
     print(record)
     if not args.no_record:
         with RESULTS.open("a", encoding="utf-8") as results:
@@ -112,7 +112,7 @@ def report(rows: list[Row], which: str, given: str, load: tuple[float, ...]) -> 
     lines = [
         f"## {now}: extgen doctor, hostname targets against a local DNS server",
         "",
-        f"- command: `.venv/bin/python benchmarks/doctor.py {given}`",
+        f"- command: `.venv/bin/python {given}`",
         f"- machine: {os.cpu_count()} cores, Python {platform.python_version()}; extgen commit"
         f" {commit}; resolver: {which}; default concurrency (64), one run per size",
         "- each target is two queries (A and AAAA), the catalog one file",
