@@ -20,7 +20,14 @@ import dns.asyncresolver
 
 from extgen import parallel
 from extgen.catalog import Catalog
-from extgen.doctor_dns import DnsFailure, Resolver, forbidden_reason, make_resolver, resolve
+from extgen.doctor_dns import (
+    DnsFailure,
+    Resolver,
+    close_resolver,
+    forbidden_reason,
+    make_resolver,
+    resolve,
+)
 from extgen.doctor_tls import Outcome, check_connect, check_tls, tls_context
 from extgen.errors import Position
 from extgen.model import AddressTarget, Dependency, Environment, HostnameTarget, Port
@@ -155,7 +162,10 @@ def _check_in_workers(targets: list[Target], settings: Settings) -> list[list[Ch
 
 async def _check_all(targets: list[Target], settings: Settings) -> list[list[Check]]:
     doctor = _Doctor(settings)
-    return await asyncio.gather(*(doctor.target(target) for target in targets))
+    try:
+        return await asyncio.gather(*(doctor.target(target) for target in targets))
+    finally:
+        await close_resolver(doctor.resolver)
 
 
 class _Doctor:

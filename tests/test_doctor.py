@@ -37,6 +37,13 @@ SERVERS = ["twisted"] + (["dnsmasq"] if DNSMASQ or os.environ.get("CI") == "true
 START_SECONDS = 10
 
 
+def _stop(server: subprocess.Popen[str]) -> None:
+    server.kill()
+    server.wait(5)
+    if server.stdout is not None:
+        server.stdout.close()
+
+
 @pytest.fixture(scope="module")
 def twisted_port() -> Iterator[int]:
     try:
@@ -44,8 +51,7 @@ def twisted_port() -> Iterator[int]:
     except dns_server.ServerError as error:
         pytest.fail(str(error))
     yield port
-    server.kill()
-    server.wait(5)
+    _stop(server)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +71,7 @@ def dnsmasq_port(twisted_port: int, silent_port: int) -> Iterator[int]:
     except dns_server.ServerError as error:
         pytest.fail(str(error))
     yield port
-    server.kill()
-    server.wait(5)
+    _stop(server)
 
 
 @pytest.fixture(scope="module", params=SERVERS)
@@ -371,8 +376,7 @@ def garbage_port() -> Iterator[int]:
         assert server.stdout is not None
         yield int(server.stdout.readline())
     finally:
-        server.kill()
-        server.wait(5)
+        _stop(server)
 
 
 @pytest.mark.parametrize("which", ["unreachable", "garbage"])
