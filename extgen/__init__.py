@@ -32,6 +32,8 @@ Glossary, one name per concept:
 - violation (`crd.Violation`): a field a shipped CRD schema refuses.
 - finding (`verify.Finding`): what `verify` found wrong in a build; issue
   (`report.Issue`): anything reported, in the format asked for.
+- check (`doctor.Check`): one thing `doctor` tried against a target (dns, tls, connect),
+  with its status, reason and message.
 """
 
 __version__ = "0.1.0"

@@ -3,8 +3,9 @@
 On two cores, a few steps of a large render go faster with a second process: OUT's
 scan while the catalog is read (`start_child`), and steps whose work splits into items
 (`split`): reading a large catalog's files, planning OUT's changes, rendering and
-writing files. Each is named by a site, so that benchmarks/parallel.py can measure it;
-a site is kept only where that measurement shows it worth its cost.
+writing files, doctor's checks of many targets. Each is named by a site, so that
+benchmarks/parallel.py (benchmarks/doctor.py for doctor) can measure it; a site is kept
+only where that measurement shows it worth its cost.
 
 One switch: EXTGEN_PROCESSES=1 runs everything in this process. Never nested: inside a
 split, or in a child, every step runs in one process.
@@ -20,8 +21,8 @@ from typing import Any, Literal, TypeVar
 
 from extgen.errors import ExtgenError
 
-Site = Literal["scan", "parse", "plan", "write"]
-SITES: tuple[Site, ...] = ("scan", "parse", "plan", "write")
+Site = Literal["scan", "parse", "plan", "write", "doctor"]
+SITES: tuple[Site, ...] = ("scan", "parse", "plan", "write", "doctor")
 # The sites that run in one process: all of them with EXTGEN_PROCESSES=1 (benchmarks
 # turn single sites off here).
 off: set[str] = set(SITES) if os.environ.get("EXTGEN_PROCESSES") == "1" else set()

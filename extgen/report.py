@@ -54,6 +54,7 @@ class Issue:
     file: str | None = None
     line: int | None = None
     column: int | None = None
+    level: Literal["error", "warning"] = "error"
 
     @classmethod
     def of(cls, problem: Problem) -> Issue:
@@ -89,10 +90,16 @@ class Reporter:
 
     def issue(self, issue: Issue) -> None:
         self.issues.append(issue)
+        self.show(issue)
+
+    def show(self, issue: Issue) -> None:
+        """Prints an issue that the command lists in a JSON member of its own (doctor's
+        checks), and so not among the problems."""
         if self.format == "text":
             click.echo(issue.text, err=True)
         elif self.format == "github":
-            click.echo(annotation("error", issue.message, issue.file, issue.line, issue.column))
+            where = (issue.file, issue.line, issue.column)
+            click.echo(annotation(issue.level, issue.message, *where))
 
     def note(self, message: str) -> None:
         self.notes.append(message)
@@ -148,7 +155,7 @@ class Reporter:
 
 
 def annotation(
-    level: Literal["error", "notice"],
+    level: Literal["error", "warning", "notice"],
     message: str,
     file: str | None = None,
     line: int | None = None,
