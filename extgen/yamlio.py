@@ -529,3 +529,91 @@ def parse_generated(text: str, plain: Callable[[str], Any]) -> list[Any]:
         return [doc for doc in _documents_from_events(text, plain, list) if doc is not None]
     except _Unusual:
         raise ValueError("tags, anchors, aliases or duplicate keys") from None
+
+
+class _StreamDocument(Document):
+    """One document of a multi-document stream; its nodes are composed with the others'
+    when a position is first asked for."""
+
+    def __init__(self, file: str, stream: _Stream, index: int, data: Any) -> None:
+        super().__init__(file, stream.text, data)
+        self._stream = stream
+        self._index = index
+
+    @property
+    def root(self) -> Any:
+        return self._stream.root(self._index)
+
+
+class _Stream:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._roots: list[Any] | None = None
+
+    def root(self, index: int) -> Any:
+        if self._roots is None:
+            self._roots = list(yaml.compose_all(self.text, Loader=_Loader))
+        return self._roots[index]
+
+
+def load_stream(text: str, file: str, max_bytes: int) -> list[Document]:
+    """Parse a multi-document stream (Kubernetes manifests, `kubectl get -o yaml`).
+
+    Values follow the YAML 1.2 core schema as in `load_document`; empty documents are
+    None. Raises YamlError for a stream that is not acceptable YAML, or that has
+    duplicate keys, tags, anchors or merge keys (which Kubernetes manifests do not need).
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        message = f"file is {size} bytes; extgen import reads files of up to {max_bytes} bytes"
+        raise YamlError(Problem(Position(file, 1, 1), message))
+    stream = _Stream(text)
+    try:
+        _refuse_deep_nesting(text, file)
+        try:
+            values = _documents_from_events(text, _resolve_plain, tuple)
+        except _Unusual:
+            values = _built_documents(stream, file, size)
+    except yaml.MarkedYAMLError as error:
+        _refuse_libyaml_nesting(error, text, file)
+        mark = error.problem_mark or error.context_mark
+        where = _position(file, mark) if mark else Position(file, 1, 1)
+        what = " ".join(part for part in (error.context, error.problem) if part)
+        raise YamlError(Problem(where, f"invalid YAML: {what}")) from None
+    except yaml.reader.ReaderError as error:
+        where = _offset_position(file, text, error.position)
+        what = f"unacceptable character #x{error.character:04x}: {error.reason}"
+        raise YamlError(Problem(where, f"invalid YAML: {what}")) from None
+    return [_StreamDocument(file, stream, index, data) for index, data in enumerate(values)]
+
+
+def _built_documents(stream: _Stream, file: str, size: int) -> list[Any]:
+    """The documents' values through `_Builder`, which says where the unusual part is."""
+    builder = _Builder(file, size + ALIAS_SLACK_NODES)
+    values = [builder.build(node) for node in yaml.compose_all(stream.text, Loader=_Loader)]
+    if builder.problems:
+        raise YamlError(builder.problems[0])
+    return values
+
+
+def node_paths(text: str) -> dict[tuple[int, int], Path]:
+    """The path of every node of a one-document file, by its 1-based (line, column); a
+    key's position gives the path of its value, also where a block mapping starts there."""
+    paths: dict[tuple[int, int], Path] = {}
+
+    def walk(node: Any, path: Path) -> None:
+        mark = node.start_mark
+        paths.setdefault((mark.line + 1, mark.column + 1), path)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key_mark = key_node.start_mark
+                paths[(key_mark.line + 1, key_mark.column + 1)] = (*path, key_node.value)
+                walk(value_node, (*path, key_node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    root = yaml.compose(text, Loader=_Loader)
+    if root is not None:
+        walk(root, ())
+    return paths

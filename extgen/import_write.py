@@ -1,0 +1,103 @@
+"""The imported catalog as YAML a person would write: block style for the structure,
+flow style for short leaves (`ports: [{name: http, port: 80}]` items, `labels: {a: b}`),
+strings plain unless a YAML 1.1 or 1.2 reader could take them for something else."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from extgen.yamlio import other_type
+
+HEADER = (
+    "# Catalog written by `extgen import`. Review it, then run `extgen validate` and"
+    " `extgen render`.\n"
+)
+WIDTH = 100
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def scalar(value: Any) -> str:
+    """A scalar every YAML 1.1 and 1.2 reader reads back as `value`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if value is None:
+        return "null"
+    text = str(value)
+    if _PLAIN.fullmatch(text) and text.lower() not in _WORDS and other_type(text) is None:
+        return text
+    return '"' + "".join(_escape(char) for char in text) + '"'
+
+
+def _escape(char: str) -> str:
+    if char in _ESCAPES:
+        return _ESCAPES[char]
+    code = ord(char)
+    if 0x20 <= code <= 0x7E or (0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)):
+        return char
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{scalar(k)}: {flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(flow(item) for item in value) + "]"
+    return scalar(value)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list | tuple):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+# Written in block style whatever their size: the structure a reader scans.
+BLOCK_KEYS = frozenset({"environments", "dependencies", "targets"})
+
+
+def block(value: Any, indent: int, key: str = "") -> list[str]:
+    """The lines of a mapping or list written in block style at `indent`."""
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, dict):
+        for name, item in value.items():
+            lines.extend(_entry(f"{pad}{scalar(name)}:", item, indent, str(name)))
+        return lines
+    for item in value:
+        if isinstance(item, dict) and (key == "dependencies" or not _fits(f"{pad}- ", item)):
+            inner = block(item, indent + 2)
+            lines.append(f"{pad}- {inner[0].lstrip()}")
+            lines.extend(inner[1:])
+        else:
+            lines.append(f"{pad}- {flow(item)}")
+    return lines
+
+
+def _fits(prefix: str, value: Any) -> bool:
+    return _depth(value) <= 2 and len(prefix) + len(flow(value)) <= WIDTH
+
+
+def _entry(prefix: str, value: Any, indent: int, key: str) -> list[str]:
+    if not isinstance(value, dict | list | tuple):
+        return [f"{prefix} {scalar(value)}"]
+    if not value:
+        return [f"{prefix} {flow(value)}"]
+    listing = isinstance(value, list | tuple) and any(isinstance(item, dict) for item in value)
+    if key not in BLOCK_KEYS and not listing and _fits(prefix + " ", value):
+        return [f"{prefix} {flow(value)}"]
+    return [prefix, *block(value, indent + 2, key)]
+
+
+def catalog_text(catalog: dict[str, Any]) -> str:
+    """The catalog file: `environments:` then `dependencies:`."""
+    lines = [HEADER.rstrip("\n")]
+    for key in ("environments", "dependencies"):
+        lines.extend(_entry(f"{key}:", catalog[key], 0, key))
+    return "\n".join(lines) + "\n"
