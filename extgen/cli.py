@@ -565,13 +565,18 @@ def import_command(
     report.detail("environments", imported.environments)
     report.detail("dependencies", imported.dependencies)
     summary = (
-        f"imported {imported.dependencies} dependencies in {imported.environments} environments"
+        f"imported {_count(imported.dependencies, 'dependency', 'dependencies')} in"
+        f" {_count(imported.environments, 'environment', 'environments')}"
         + (f" into {output}" if output is not None else "")
     )
     if imported.problems:
         report.finish(False, f"{summary}; {len(imported.problems)} problem(s), left out")
         raise click.exceptions.Exit(EXIT_PROBLEM)
     report.finish(True, summary)
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 # extgen builds hundreds of thousands of small objects that live until it exits, and

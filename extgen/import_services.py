@@ -27,7 +27,6 @@ WHY: dict[str, str] = {
     "externalIPs": "extgen never writes externalIPs, with which a Service captures traffic"
     " to any address (CVE-2020-8554)",
     "sessionAffinity": "extgen writes Services with the default sessionAffinity None",
-    "sessionAffinityConfig": "extgen writes Services with the default sessionAffinity None",
     "internalTrafficPolicy": "extgen writes Services with the default internalTrafficPolicy"
     " Cluster",
     "publishNotReadyAddresses": "extgen writes Services that publish ready addresses only",
@@ -76,9 +75,11 @@ def read_service(service: Resource, findings: Findings) -> Found | None:
     spec = service.body.get("spec")
     spec = spec if isinstance(spec, dict) else {}
     form = _form(service, spec, findings)
+    if form is None:  # what else it says follows from its type, and is not reported
+        return None
     _refuse_settings(service, spec, findings)
     ports, sources = _ports(service, spec, findings)
-    if form is None or len(findings.problems) > before:
+    if len(findings.problems) > before:
         return None
     meta = read_metadata(service, findings, service=service.name)
     found = Found(service, form, None, ports, meta, sources={**sources, **meta.sources})
@@ -156,13 +157,13 @@ def _refuse_pinned_ip(service: Resource, spec: dict[str, Any], findings: Finding
 
 
 def _refuse_settings(service: Resource, spec: dict[str, Any], findings: Findings) -> None:
-    affinity = plain(spec.get("sessionAffinity", "None"))
     for key, value in spec.items():
         if key in ("type", "externalName", "clusterIP", "clusterIPs", "ports", "selector"):
             continue
-        if key in CLUSTER_CHOSEN or plain(value) == DEFAULTS.get(key, object()):
+        # sessionAffinityConfig only means something with a sessionAffinity, refused itself.
+        if key in CLUSTER_CHOSEN or key == "sessionAffinityConfig":
             continue
-        if key == "sessionAffinityConfig" and affinity == "None":
+        if plain(value) == DEFAULTS.get(key, object()):
             continue
         reason = WHY.get(key, "extgen cannot write it")
         findings.refuse(service, ("spec", key), f"spec.{key} {_show(value)}: {reason}")
