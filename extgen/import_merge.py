@@ -209,7 +209,7 @@ def _ports(targets: list[Target]) -> tuple[dict[str, Any], ...]:
 def _target_entry(target: Target, overrides: dict[str, Any], sources: Sources) -> Any:
     found = target.found
     at: Path = ("targets", target.environment)
-    sources[at] = found.service.position()
+    sources[at] = found.service.position("spec")
     for path, where in found.sources.items():
         if path[0] in ("externalName", "addresses", "selector") or path[0] in overrides:
             sources[(*at, *path)] = where

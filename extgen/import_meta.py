@@ -113,7 +113,7 @@ def read_metadata(resource: Resource, findings: Findings, *, service: str) -> Me
     """The metadata kept; notes extgen's own labels with another value, which it replaces."""
     meta = Metadata()
     for key, value in _mapping(resource.metadata.get("labels")).items():
-        where = resource.position("metadata", "labels", key)
+        where = resource.position("metadata", "labels", key, key=True)
         if key in (NAME_LABEL, MANAGED_BY_LABEL):
             own = service if key == NAME_LABEL else MANAGER
             if text_of(value) != own:
@@ -125,7 +125,7 @@ def read_metadata(resource: Resource, findings: Findings, *, service: str) -> Me
             meta.labels[key] = plain(value)
             meta.sources[("labels", key)] = where
     for key, value in _mapping(resource.metadata.get("annotations")).items():
-        where = resource.position("metadata", "annotations", key)
+        where = resource.position("metadata", "annotations", key, key=True)
         if key in OWN_ANNOTATIONS:
             meta.own[OWN_ANNOTATIONS[key]] = plain(value)
             meta.sources[OWN_ANNOTATIONS[key]] = where

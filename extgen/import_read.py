@@ -58,8 +58,9 @@ class Resource:
         """Its namespace; `default` when it names none, as kubectl applies it without -n."""
         return text_of(self.metadata.get("namespace")) or "default"
 
-    def position(self, *path: str | int) -> Position:
-        return self.document.position((*self.at, *path))
+    def position(self, *path: str | int, key: bool = False) -> Position:
+        """Where the node at `path` is written (its key's position with `key`)."""
+        return self.document.position((*self.at, *path), key=key)
 
     def describe(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}"
@@ -116,7 +117,8 @@ def _read_text(found: Input, name: str, text: str) -> None:
     try:
         documents = load_stream(text, name, MAX_INPUT_BYTES)
     except YamlError as error:
-        found.problems.append(error.problem)
+        problem = error.problem
+        found.problems.append(Problem(problem.position, f"{problem.message}; the file is left out"))
         return
     for document in documents:
         if document.data is not None:

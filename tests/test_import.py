@@ -235,3 +235,567 @@ def test_several_paths_of_one_environment_are_read_together(tmp_path: Path) -> N
     twice = import_("--env", "dev", str(whole_file), "--env", "dev", str(first))
     assert together.exit_code == whole.exit_code == twice.exit_code == 0
     assert together.stdout == whole.stdout == twice.stdout
+
+
+# --- what cannot be expressed ------------------------------------------------------------
+
+# (name, manifest of environment dev in in.yaml, the errors as printed)
+REFUSED = [
+    (
+        "external-ips",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  ports: [{port: 80}]
+  externalIPs: [198.51.100.7]
+""",
+        [
+            "in.yaml:7:16: error: Service apps/web: spec.externalIPs [198.51.100.7]: extgen never writes externalIPs, with which a Service captures traffic to any address (CVE-2020-8554); left out",
+        ],
+    ),
+    (
+        "node-port",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, nodePort: 30080}]
+""",
+        [
+            "in.yaml:5:9: error: Service apps/web: type NodePort: extgen writes ExternalName, headless (clusterIP: None) and ClusterIP Services only; left out",
+        ],
+    ),
+    (
+        "headless-with-selector",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: apps}
+spec:
+  clusterIP: None
+  selector: {app: db}
+  ports: [{port: 5432}]
+""",
+        [
+            "in.yaml:6:13: error: Service apps/db: a headless Service with a selector: extgen writes a selector target as a ClusterIP Service with a cluster IP, and IP targets as headless Services without a selector; left out",
+        ],
+    ),
+    (
+        "clusterip-without-selector",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  ports: [{port: 80}]
+""",
+        [
+            "in.yaml:5:3: error: Service apps/erp: a ClusterIP Service without a selector that is not headless: extgen writes IP targets as headless Services (clusterIP: None) with EndpointSlices; left out",
+        ],
+    ),
+    (
+        "pinned-cluster-ip",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  clusterIP: 10.96.0.50
+  selector: {app: web}
+  ports: [{port: 80}]
+""",
+        [
+            "in.yaml:5:14: error: Service apps/web: spec.clusterIP 10.96.0.50 is fixed: extgen leaves the cluster IP to the cluster; left out",
+        ],
+    ),
+    (
+        "internal-traffic-policy",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  internalTrafficPolicy: Local
+  ports: [{port: 80}]
+""",
+        [
+            "in.yaml:6:26: error: Service apps/web: spec.internalTrafficPolicy Local: extgen writes Services with the default internalTrafficPolicy Cluster; left out",
+        ],
+    ),
+    (
+        "publish-not-ready",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  publishNotReadyAddresses: true
+  ports: [{port: 80}]
+""",
+        [
+            "in.yaml:6:29: error: Service apps/web: spec.publishNotReadyAddresses true: extgen writes Services that publish ready addresses only; left out",
+        ],
+    ),
+    (
+        "external-name-with-selector",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec:
+  type: ExternalName
+  externalName: api.example.com
+  selector: {app: api}
+""",
+        [
+            "in.yaml:7:13: error: Service apps/api: an ExternalName Service with a selector, which Kubernetes ignores and extgen does not write; left out",
+        ],
+    ),
+    (
+        "external-name-ip",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec:
+  type: ExternalName
+  externalName: 10.0.0.1
+""",
+        [
+            "in.yaml:6:17: error: Service apps/api: '10.0.0.1' is an IP address, not a hostname: an ExternalName Service that points at an IP resolves to nothing in cluster DNS. extgen turns IP targets into a headless Service with EndpointSlices: write the target as the address itself (`ENV: 10.0.0.1`) or as `{addresses: [10.0.0.1]}`; left out",
+        ],
+    ),
+    (
+        "external-name-metadata",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec:
+  type: ExternalName
+  externalName: metadata.google.internal
+""",
+        [
+            "in.yaml:6:17: error: Service apps/api: 'metadata.google.internal' is a cloud metadata service; extgen never points at one; left out",
+        ],
+    ),
+    (
+        "external-name-in-cluster",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec:
+  type: ExternalName
+  externalName: kubernetes.default.svc.cluster.local
+""",
+        [
+            "in.yaml:6:17: error: Service apps/api: 'kubernetes.default.svc.cluster.local' is a Service inside the cluster; set allowInternal: true on the dependency if this is intended; left out",
+        ],
+    ),
+    (
+        "metadata-address",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints:
+  - addresses: [10.1.0.1]
+  - addresses: [169.254.169.254]
+""",
+        [
+            "in.yaml:16:17: error: Service apps/erp: invalid endpoint address '169.254.169.254': may not be in the link-local range (169.254.0.0/16, fe80::/10); left out",
+        ],
+    ),
+    (
+        "subsets-of-different-ports",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+  ports: [{name: http, port: 80}, {name: admin, port: 9000}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: erp, namespace: apps}
+subsets:
+  - addresses: [{ip: 10.1.0.1}]
+    ports: [{name: http, port: 80}]
+  - addresses: [{ip: 10.1.0.2}]
+    ports: [{name: admin, port: 9000}]
+""",
+        [
+            "in.yaml:15:12: error: Endpoints apps/erp: several subsets with different ports: extgen writes one subset, with the Service's ports; left out with Service apps/erp",
+        ],
+    ),
+    (
+        "not-ready-addresses",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: erp, namespace: apps}
+subsets:
+  - addresses: [{ip: 10.1.0.1}]
+    notReadyAddresses: [{ip: 10.1.0.2}]
+""",
+        [
+            "in.yaml:12:24: error: Endpoints apps/erp: subsets[0].notReadyAddresses: extgen writes ready addresses only; left out with Service apps/erp",
+        ],
+    ),
+    (
+        "no-endpoints",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+""",
+        [
+            "in.yaml:5:3: error: Service apps/erp: a headless Service without selector, and no EndpointSlice or Endpoints of it in the input: an IP target needs its addresses; left out",
+        ],
+    ),
+    (
+        "orphan-slice",
+        """\
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1]}]
+""",
+        [
+            "in.yaml:4:3: error: EndpointSlice apps/erp-ipv4: its Service erp (label kubernetes.io/service-name) is not in the input; left out",
+        ],
+    ),
+    (
+        "fqdn-slice",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-fqdn
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: FQDN
+endpoints: [{addresses: [erp.example.com]}]
+""",
+        [
+            "in.yaml:13:14: error: EndpointSlice apps/erp-fqdn: addressType FQDN: extgen writes IPv4 and IPv6 addresses; left out with Service apps/erp",
+        ],
+    ),
+    (
+        "two-addresses-in-one-endpoint",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1, 10.1.0.2]}]
+""",
+        [
+            "in.yaml:14:25: error: EndpointSlice apps/erp-ipv4: endpoints[0] has 2 addresses: extgen writes one address per endpoint (kube-proxy uses only the first); left out with Service apps/erp",
+        ],
+    ),
+    (
+        "endpoint-not-ready",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints:
+  - addresses: [10.1.0.1]
+    conditions: {ready: false}
+""",
+        [
+            "in.yaml:16:17: error: EndpointSlice apps/erp-ipv4: endpoints[0].conditions: extgen writes endpoints with one address, ready; left out with Service apps/erp",
+        ],
+    ),
+    (
+        "slice-ports-differ",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+  ports: [{name: http, port: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1]}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+""",
+        [
+            "in.yaml:16:8: error: EndpointSlice apps/erp-ipv4: its ports http 8080/TCP are not those extgen writes for the ports of Service erp (http 80/TCP): the same names, protocols and appProtocols, and targetPort (else port) as the number; left out with Service apps/erp",
+        ],
+    ),
+    (
+        "endpoints-and-slices-without-skip-mirror",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1]}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: erp, namespace: apps}
+subsets: [{addresses: [{ip: 10.1.0.1}]}]
+""",
+        [
+            'in.yaml:18:11: error: Endpoints apps/erp: the Service has both this Endpoints object and EndpointSlices of its own, and Kubernetes mirrors the Endpoints into duplicate slices: extgen writes both only with the label endpointslice.kubernetes.io/skip-mirror: "true" on the Endpoints; add it, or remove one of them; left out with Service apps/erp',
+        ],
+    ),
+    (
+        "not-an-object",
+        """\
+- just
+- a list
+""",
+        [
+            "in.yaml:1:1: error: not a Kubernetes object (no kind); left out",
+        ],
+    ),
+    (
+        "old-endpointslice-version",
+        """\
+apiVersion: discovery.k8s.io/v1beta1
+kind: EndpointSlice
+metadata: {name: erp-ipv4, namespace: apps}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1]}]
+""",
+        [
+            "in.yaml:1:13: error: EndpointSlice of apiVersion 'discovery.k8s.io/v1beta1': extgen import reads EndpointSlice of discovery.k8s.io/v1; left out",
+        ],
+    ),
+    (
+        "defined-twice-differently",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec: {type: ExternalName, externalName: api.example.com}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec: {type: ExternalName, externalName: api.example.org}
+""",
+        [
+            "in.yaml:6:1: error: Service apps/api: defined twice in this environment, differently (first at in.yaml:1:1); both are left out",
+        ],
+    ),
+    (
+        "namespaces-differ",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec: {type: ExternalName, externalName: api.example.com}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: other}
+spec: {type: ExternalName, externalName: api.example.org}
+""",
+        [
+            "in.yaml:6:1: error: Service other/api: it differs from the Service of the same name in namespace apps (in.yaml:1:1): extgen writes the same objects in every namespace of a dependency; import the namespaces as separate environments; all its copies in this environment are left out",
+        ],
+    ),
+    (
+        "invalid-yaml",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: api
+""",
+        [
+            "in.yaml:4:1: error: invalid YAML: while parsing a flow mapping did not find expected ',' or '}'; the file is left out",
+        ],
+    ),
+    (
+        "reserved-annotation",
+        """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: api
+  namespace: apps
+  annotations: {extgen.io/team: payments}
+spec: {type: ExternalName, externalName: api.example.com}
+""",
+        [
+            "in.yaml:6:17: error: Service apps/api: annotation 'extgen.io/team' is reserved for extgen; use description, owner or tls.serverName, which extgen writes under that prefix; left out",
+        ],
+    ),
+    (
+        "unknown-spec-field",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+  trafficDistribution: PreferClose
+  ports: [{port: 80}]
+""",
+        [
+            "in.yaml:6:24: error: Service apps/web: spec.trafficDistribution PreferClose: extgen cannot write it; left out",
+        ],
+    ),
+    (
+        "selector-without-ports",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: apps}
+spec:
+  selector: {app: web}
+""",
+        [
+            "in.yaml:5:3: error: Service apps/web: the selector target in 'dev' needs ports: a ClusterIP Service has some; left out",
+        ],
+    ),
+    (
+        "named-target-port-on-ip-target",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: erp, namespace: apps}
+spec:
+  clusterIP: None
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: erp-ipv4
+  namespace: apps
+  labels: {kubernetes.io/service-name: erp}
+addressType: IPv4
+endpoints: [{addresses: [10.1.0.1]}]
+ports: [{name: http, port: 80, protocol: TCP}]
+""",
+        [
+            "in.yaml:6:46: error: Service apps/erp: targetPort 'http' is a port name, but the target in 'dev' is a list of IPs, whose endpoints have no named ports; use a number; left out",
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("manifest", "errors"), [r[1:] for r in REFUSED], ids=[r[0] for r in REFUSED]
+)
+def test_what_cannot_be_expressed_is_reported_and_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest: str, errors: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.yaml").write_text(manifest, encoding="utf-8")
+    result = import_("--env", "dev", "in.yaml")
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if ": error: " in line] == errors
+    assert "Traceback" not in result.output
+    # The rest is still written, and valid.
+    assert result.stdout.startswith("# Catalog written by `extgen import`")
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(result.stdout, encoding="utf-8")
+    assert run("validate", "-c", str(catalog)).exit_code == 0
+
+
+def test_the_rest_of_a_file_is_imported_beside_what_is_left_out(tmp_path: Path) -> None:
+    manifest = (
+        REFUSED[0][1]
+        + "---\n"
+        + dedent(
+            """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: api, namespace: apps}
+        spec: {type: ExternalName, externalName: api.example.com}
+        """
+        )
+    )
+    result = import_("--env", "dev", str(write_text(tmp_path / "in.yaml", manifest)))
+    assert result.exit_code == 1
+    assert "dependencies:\n  - name: api\n    targets:\n      dev: api.example.com\n" in (
+        result.stdout
+    )
+    assert result.stderr.endswith(
+        "imported 1 dependency in 1 environment; 1 problem(s), left out\n"
+    )
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
