@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 import textwrap
 from collections.abc import Iterable
 from pathlib import Path
@@ -19,6 +20,8 @@ import pytest
 import yaml
 from click.testing import CliRunner, Result
 from helpers import run
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from extgen.cli import cli
 
@@ -253,7 +256,9 @@ spec:
   externalIPs: [198.51.100.7]
 """,
         [
-            "in.yaml:7:16: error: Service apps/web: spec.externalIPs [198.51.100.7]: extgen never writes externalIPs, with which a Service captures traffic to any address (CVE-2020-8554); left out",
+            "in.yaml:7:16: error: Service apps/web: spec.externalIPs [198.51.100.7]: extgen "
+            "never writes externalIPs, with which a Service captures traffic to any address "
+            "(CVE-2020-8554); left out",
         ],
     ),
     (
@@ -268,7 +273,8 @@ spec:
   ports: [{port: 80, nodePort: 30080}]
 """,
         [
-            "in.yaml:5:9: error: Service apps/web: type NodePort: extgen writes ExternalName, headless (clusterIP: None) and ClusterIP Services only; left out",
+            "in.yaml:5:9: error: Service apps/web: type NodePort: extgen writes ExternalName, "
+            "headless (clusterIP: None) and ClusterIP Services only; left out",
         ],
     ),
     (
@@ -283,7 +289,9 @@ spec:
   ports: [{port: 5432}]
 """,
         [
-            "in.yaml:6:13: error: Service apps/db: a headless Service with a selector: extgen writes a selector target as a ClusterIP Service with a cluster IP, and IP targets as headless Services without a selector; left out",
+            "in.yaml:6:13: error: Service apps/db: a headless Service with a selector: extgen "
+            "writes a selector target as a ClusterIP Service with a cluster IP, and IP targets "
+            "as headless Services without a selector; left out",
         ],
     ),
     (
@@ -296,7 +304,9 @@ spec:
   ports: [{port: 80}]
 """,
         [
-            "in.yaml:5:3: error: Service apps/erp: a ClusterIP Service without a selector that is not headless: extgen writes IP targets as headless Services (clusterIP: None) with EndpointSlices; left out",
+            "in.yaml:5:3: error: Service apps/erp: a ClusterIP Service without a selector that "
+            "is not headless: extgen writes IP targets as headless Services (clusterIP: None) "
+            "with EndpointSlices; left out",
         ],
     ),
     (
@@ -311,7 +321,8 @@ spec:
   ports: [{port: 80}]
 """,
         [
-            "in.yaml:5:14: error: Service apps/web: spec.clusterIP 10.96.0.50 is fixed: extgen leaves the cluster IP to the cluster; left out",
+            "in.yaml:5:14: error: Service apps/web: spec.clusterIP 10.96.0.50 is fixed: extgen "
+            "leaves the cluster IP to the cluster; left out",
         ],
     ),
     (
@@ -326,7 +337,8 @@ spec:
   ports: [{port: 80}]
 """,
         [
-            "in.yaml:6:26: error: Service apps/web: spec.internalTrafficPolicy Local: extgen writes Services with the default internalTrafficPolicy Cluster; left out",
+            "in.yaml:6:26: error: Service apps/web: spec.internalTrafficPolicy Local: extgen "
+            "writes Services with the default internalTrafficPolicy Cluster; left out",
         ],
     ),
     (
@@ -341,7 +353,8 @@ spec:
   ports: [{port: 80}]
 """,
         [
-            "in.yaml:6:29: error: Service apps/web: spec.publishNotReadyAddresses true: extgen writes Services that publish ready addresses only; left out",
+            "in.yaml:6:29: error: Service apps/web: spec.publishNotReadyAddresses true: extgen "
+            "writes Services that publish ready addresses only; left out",
         ],
     ),
     (
@@ -356,7 +369,8 @@ spec:
   selector: {app: api}
 """,
         [
-            "in.yaml:7:13: error: Service apps/api: an ExternalName Service with a selector, which Kubernetes ignores and extgen does not write; left out",
+            "in.yaml:7:13: error: Service apps/api: an ExternalName Service with a selector, "
+            "which Kubernetes ignores and extgen does not write; left out",
         ],
     ),
     (
@@ -370,7 +384,11 @@ spec:
   externalName: 10.0.0.1
 """,
         [
-            "in.yaml:6:17: error: Service apps/api: '10.0.0.1' is an IP address, not a hostname: an ExternalName Service that points at an IP resolves to nothing in cluster DNS. extgen turns IP targets into a headless Service with EndpointSlices: write the target as the address itself (`ENV: 10.0.0.1`) or as `{addresses: [10.0.0.1]}`; left out",
+            "in.yaml:6:17: error: Service apps/api: '10.0.0.1' is an IP address, not a hostname: "
+            "an ExternalName Service that points at an IP resolves to nothing in cluster DNS. "
+            "extgen turns IP targets into a headless Service with EndpointSlices: write the "
+            "target as the address itself (`ENV: 10.0.0.1`) or as `{addresses: [10.0.0.1]}`; "
+            "left out",
         ],
     ),
     (
@@ -384,7 +402,8 @@ spec:
   externalName: metadata.google.internal
 """,
         [
-            "in.yaml:6:17: error: Service apps/api: 'metadata.google.internal' is a cloud metadata service; extgen never points at one; left out",
+            "in.yaml:6:17: error: Service apps/api: 'metadata.google.internal' is a cloud "
+            "metadata service; extgen never points at one; left out",
         ],
     ),
     (
@@ -398,7 +417,9 @@ spec:
   externalName: kubernetes.default.svc.cluster.local
 """,
         [
-            "in.yaml:6:17: error: Service apps/api: 'kubernetes.default.svc.cluster.local' is a Service inside the cluster; set allowInternal: true on the dependency if this is intended; left out",
+            "in.yaml:6:17: error: Service apps/api: 'kubernetes.default.svc.cluster.local' is a "
+            "Service inside the cluster; set allowInternal: true on the dependency if this is "
+            "intended; left out",
         ],
     ),
     (
@@ -422,7 +443,8 @@ endpoints:
   - addresses: [169.254.169.254]
 """,
         [
-            "in.yaml:16:17: error: Service apps/erp: invalid endpoint address '169.254.169.254': may not be in the link-local range (169.254.0.0/16, fe80::/10); left out",
+            "in.yaml:16:17: error: Service apps/erp: invalid endpoint address '169.254.169.254': "
+            "may not be in the link-local range (169.254.0.0/16, fe80::/10); left out",
         ],
     ),
     (
@@ -445,7 +467,8 @@ subsets:
     ports: [{name: admin, port: 9000}]
 """,
         [
-            "in.yaml:15:12: error: Endpoints apps/erp: several subsets with different ports: extgen writes one subset, with the Service's ports; left out with Service apps/erp",
+            "in.yaml:15:12: error: Endpoints apps/erp: several subsets with different ports: "
+            "extgen writes one subset, with the Service's ports; left out with Service apps/erp",
         ],
     ),
     (
@@ -465,7 +488,8 @@ subsets:
     notReadyAddresses: [{ip: 10.1.0.2}]
 """,
         [
-            "in.yaml:12:24: error: Endpoints apps/erp: subsets[0].notReadyAddresses: extgen writes ready addresses only; left out with Service apps/erp",
+            "in.yaml:12:24: error: Endpoints apps/erp: subsets[0].notReadyAddresses: extgen "
+            "writes ready addresses only; left out with Service apps/erp",
         ],
     ),
     (
@@ -478,7 +502,9 @@ spec:
   clusterIP: None
 """,
         [
-            "in.yaml:5:3: error: Service apps/erp: a headless Service without selector, and no EndpointSlice or Endpoints of it in the input: an IP target needs its addresses; left out",
+            "in.yaml:5:3: error: Service apps/erp: a headless Service without selector, and no "
+            "EndpointSlice or Endpoints of it in the input: an IP target needs its addresses; "
+            "left out",
         ],
     ),
     (
@@ -494,7 +520,8 @@ addressType: IPv4
 endpoints: [{addresses: [10.1.0.1]}]
 """,
         [
-            "in.yaml:4:3: error: EndpointSlice apps/erp-ipv4: its Service erp (label kubernetes.io/service-name) is not in the input; left out",
+            "in.yaml:4:3: error: EndpointSlice apps/erp-ipv4: its Service erp (label "
+            "kubernetes.io/service-name) is not in the input; left out",
         ],
     ),
     (
@@ -516,7 +543,8 @@ addressType: FQDN
 endpoints: [{addresses: [erp.example.com]}]
 """,
         [
-            "in.yaml:13:14: error: EndpointSlice apps/erp-fqdn: addressType FQDN: extgen writes IPv4 and IPv6 addresses; left out with Service apps/erp",
+            "in.yaml:13:14: error: EndpointSlice apps/erp-fqdn: addressType FQDN: extgen writes "
+            "IPv4 and IPv6 addresses; left out with Service apps/erp",
         ],
     ),
     (
@@ -538,7 +566,9 @@ addressType: IPv4
 endpoints: [{addresses: [10.1.0.1, 10.1.0.2]}]
 """,
         [
-            "in.yaml:14:25: error: EndpointSlice apps/erp-ipv4: endpoints[0] has 2 addresses: extgen writes one address per endpoint (kube-proxy uses only the first); left out with Service apps/erp",
+            "in.yaml:14:25: error: EndpointSlice apps/erp-ipv4: endpoints[0] has 2 addresses: "
+            "extgen writes one address per endpoint (kube-proxy uses only the first); left out "
+            "with Service apps/erp",
         ],
     ),
     (
@@ -562,7 +592,8 @@ endpoints:
     conditions: {ready: false}
 """,
         [
-            "in.yaml:16:17: error: EndpointSlice apps/erp-ipv4: endpoints[0].conditions: extgen writes endpoints with one address, ready; left out with Service apps/erp",
+            "in.yaml:16:17: error: EndpointSlice apps/erp-ipv4: endpoints[0].conditions: extgen "
+            "writes endpoints with one address, ready; left out with Service apps/erp",
         ],
     ),
     (
@@ -586,7 +617,10 @@ endpoints: [{addresses: [10.1.0.1]}]
 ports: [{name: http, port: 8080, protocol: TCP}]
 """,
         [
-            "in.yaml:16:8: error: EndpointSlice apps/erp-ipv4: its ports http 8080/TCP are not those extgen writes for the ports of Service erp (http 80/TCP): the same names, protocols and appProtocols, and targetPort (else port) as the number; left out with Service apps/erp",
+            "in.yaml:16:8: error: EndpointSlice apps/erp-ipv4: its ports http 8080/TCP are not "
+            "those extgen writes for the ports of Service erp (http 80/TCP): the same names, "
+            "protocols and appProtocols, and targetPort (else port) as the number; left out with "
+            "Service apps/erp",
         ],
     ),
     (
@@ -613,7 +647,11 @@ metadata: {name: erp, namespace: apps}
 subsets: [{addresses: [{ip: 10.1.0.1}]}]
 """,
         [
-            'in.yaml:18:11: error: Endpoints apps/erp: the Service has both this Endpoints object and EndpointSlices of its own, and Kubernetes mirrors the Endpoints into duplicate slices: extgen writes both only with the label endpointslice.kubernetes.io/skip-mirror: "true" on the Endpoints; add it, or remove one of them; left out with Service apps/erp',
+            "in.yaml:18:11: error: Endpoints apps/erp: the Service has both this Endpoints "
+            "object and EndpointSlices of its own, and Kubernetes mirrors the Endpoints into "
+            "duplicate slices: extgen writes both only with the label "
+            'endpointslice.kubernetes.io/skip-mirror: "true" on the Endpoints; add it, or remove '
+            "one of them; left out with Service apps/erp",
         ],
     ),
     (
@@ -636,7 +674,8 @@ addressType: IPv4
 endpoints: [{addresses: [10.1.0.1]}]
 """,
         [
-            "in.yaml:1:13: error: EndpointSlice of apiVersion 'discovery.k8s.io/v1beta1': extgen import reads EndpointSlice of discovery.k8s.io/v1; left out",
+            "in.yaml:1:13: error: EndpointSlice of apiVersion 'discovery.k8s.io/v1beta1': extgen "
+            "import reads EndpointSlice of discovery.k8s.io/v1; left out",
         ],
     ),
     (
@@ -653,7 +692,8 @@ metadata: {name: api, namespace: apps}
 spec: {type: ExternalName, externalName: api.example.org}
 """,
         [
-            "in.yaml:6:1: error: Service apps/api: defined twice in this environment, differently (first at in.yaml:1:1); both are left out",
+            "in.yaml:6:1: error: Service apps/api: defined twice in this environment, "
+            "differently (first at in.yaml:1:1); both are left out",
         ],
     ),
     (
@@ -670,7 +710,10 @@ metadata: {name: api, namespace: other}
 spec: {type: ExternalName, externalName: api.example.org}
 """,
         [
-            "in.yaml:6:1: error: Service other/api: it differs from the Service of the same name in namespace apps (in.yaml:1:1): extgen writes the same objects in every namespace of a dependency; import the namespaces as separate environments; all its copies in this environment are left out",
+            "in.yaml:6:1: error: Service other/api: it differs from the Service of the same name "
+            "in namespace apps (in.yaml:1:1): extgen writes the same objects in every namespace "
+            "of a dependency; import the namespaces as separate environments; all its copies in "
+            "this environment are left out",
         ],
     ),
     (
@@ -681,7 +724,8 @@ kind: Service
 metadata: {name: api
 """,
         [
-            "in.yaml:4:1: error: invalid YAML: while parsing a flow mapping did not find expected ',' or '}'; the file is left out",
+            "in.yaml:4:1: error: invalid YAML: while parsing a flow mapping did not find "
+            "expected ',' or '}'; the file is left out",
         ],
     ),
     (
@@ -696,7 +740,9 @@ metadata:
 spec: {type: ExternalName, externalName: api.example.com}
 """,
         [
-            "in.yaml:6:17: error: Service apps/api: annotation 'extgen.io/team' is reserved for extgen; use description, owner or tls.serverName, which extgen writes under that prefix; left out",
+            "in.yaml:6:17: error: Service apps/api: annotation 'extgen.io/team' is reserved for "
+            "extgen; use description, owner or tls.serverName, which extgen writes under that "
+            "prefix; left out",
         ],
     ),
     (
@@ -711,7 +757,8 @@ spec:
   ports: [{port: 80}]
 """,
         [
-            "in.yaml:6:24: error: Service apps/web: spec.trafficDistribution PreferClose: extgen cannot write it; left out",
+            "in.yaml:6:24: error: Service apps/web: spec.trafficDistribution PreferClose: extgen "
+            "cannot write it; left out",
         ],
     ),
     (
@@ -724,7 +771,8 @@ spec:
   selector: {app: web}
 """,
         [
-            "in.yaml:5:3: error: Service apps/web: the selector target in 'dev' needs ports: a ClusterIP Service has some; left out",
+            "in.yaml:5:3: error: Service apps/web: the selector target in 'dev' needs ports: a "
+            "ClusterIP Service has some; left out",
         ],
     ),
     (
@@ -748,7 +796,9 @@ endpoints: [{addresses: [10.1.0.1]}]
 ports: [{name: http, port: 80, protocol: TCP}]
 """,
         [
-            "in.yaml:6:46: error: Service apps/erp: targetPort 'http' is a port name, but the target in 'dev' is a list of IPs, whose endpoints have no named ports; use a number; left out",
+            "in.yaml:6:46: error: Service apps/erp: targetPort 'http' is a port name, but the "
+            "target in 'dev' is a list of IPs, whose endpoints have no named ports; use a "
+            "number; left out",
         ],
     ),
 ]
@@ -799,3 +849,193 @@ def test_the_rest_of_a_file_is_imported_beside_what_is_left_out(tmp_path: Path) 
 def write_text(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --- round trip over generated manifests -------------------------------------------------
+
+ENVIRONMENTS = ("dev", "prod")
+NAMES = ("alpha", "beta", "gamma")
+HOSTS = ("db.example.com", "api.example.org", "queue.eu-west-1.example.net", "search.example.com.")
+IPV4 = ("10.0.0.1", "10.0.0.2", "192.168.10.5", "172.16.4.20")
+IPV6 = ("2001:db8::1", "2001:db8::a", "fd12:3456::7")
+MODES = ("EndpointSlice", "Endpoints", "both")
+
+
+@st.composite
+def generated_ports(draw: st.DrawFn, kind: str) -> list[dict[str, Any]]:
+    count = draw(st.integers(min_value=1 if kind == "selector" else 0, max_value=2))
+    names = draw(
+        st.lists(
+            st.sampled_from(["http", "grpc", "admin"]), min_size=count, max_size=count, unique=True
+        )
+    )
+    numbers = draw(
+        st.lists(
+            st.sampled_from([80, 443, 8080, 9000]), min_size=count, max_size=count, unique=True
+        )
+    )
+    ports = []
+    for name, number in zip(names, numbers, strict=True):
+        port: dict[str, Any] = {"port": number}
+        if count > 1 or draw(st.booleans()):
+            port["name"] = name
+        port["protocol"] = draw(st.sampled_from(["TCP", "UDP"]))
+        if draw(st.booleans()):
+            port["appProtocol"] = "http"
+        if kind != "hostname" and draw(st.booleans()):
+            port["targetPort"] = draw(st.sampled_from([number, 8443, 10000]))
+        ports.append(port)
+    return ports
+
+
+def _endpoint_port(port: dict[str, Any], *, named: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": port.get("name", "")} if named or "name" in port else {}
+    body.update({"port": port.get("targetPort", port["port"]), "protocol": port["protocol"]})
+    if "appProtocol" in port:
+        body["appProtocol"] = port["appProtocol"]
+    return body
+
+
+def _with_cluster_fields(body: dict[str, Any], number: int) -> dict[str, Any]:
+    """As `kubectl get -o yaml` shows the object."""
+    metadata = {
+        **body["metadata"],
+        "uid": f"00000000-0000-4000-8000-{number:012d}",
+        "resourceVersion": str(1000 + number),
+        "creationTimestamp": "2026-11-02T09:14:51Z",
+        "annotations": {
+            **body["metadata"].get("annotations", {}),
+            "kubectl.kubernetes.io/last-applied-configuration": json.dumps(body) + "\n",
+        },
+    }
+    body = {**body, "metadata": metadata}
+    if body["kind"] == "Service":
+        spec = {**body["spec"], "sessionAffinity": "None"}
+        if "selector" in spec:
+            spec.update(
+                clusterIP=f"10.96.0.{number % 250 + 1}", clusterIPs=[f"10.96.0.{number % 250 + 1}"]
+            )
+            spec.update(
+                ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack", internalTrafficPolicy="Cluster"
+            )
+        for port in spec.get("ports", []):
+            port.setdefault("targetPort", port["port"])
+        body.update(spec=spec, status={"loadBalancer": {}})
+    return body
+
+
+@st.composite
+def dependency_objects(
+    draw: st.DrawFn, name: str, env: str, mode: str, description: str | None
+) -> list[dict[str, Any]]:
+    kind = draw(st.sampled_from(["hostname", "addresses", "selector"]))
+    ports = draw(generated_ports(kind))
+    labels = {"team": "data"} if draw(st.booleans()) else {}
+    if draw(st.booleans()):
+        labels["environment"] = env
+    annotations = {"extgen.io/description": description} if description else {}
+    if draw(st.booleans()):
+        annotations["team.example.com/runbook"] = f"https://runbooks.example.com/{name}"
+    metadata: dict[str, Any] = {"name": name, "labels": labels, "annotations": annotations}
+    objects: list[dict[str, Any]] = []
+    if kind == "hostname":
+        spec: dict[str, Any] = {
+            "type": "ExternalName",
+            "externalName": draw(st.sampled_from(HOSTS)),
+        }
+    elif kind == "selector":
+        spec = {"selector": {"app": name}}
+    else:
+        spec = {"clusterIP": "None"}
+        addresses = draw(
+            st.lists(st.sampled_from(IPV4 + IPV6), min_size=1, max_size=4, unique=True)
+        )
+        objects = _endpoint_objects(draw, metadata, mode, addresses, ports)
+    if ports:
+        spec["ports"] = ports
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": spec}
+    return [service, *objects]
+
+
+def _endpoint_objects(
+    draw: st.DrawFn,
+    metadata: dict[str, Any],
+    mode: str,
+    addresses: list[str],
+    ports: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    name, objects = metadata["name"], []
+    if mode in ("EndpointSlice", "both"):
+        for family in ("IPv4", "IPv6"):
+            members = [a for a in addresses if (":" in a) == (family == "IPv6")]
+            if not members:
+                continue
+            labels = {**metadata["labels"], "kubernetes.io/service-name": name}
+            if draw(st.booleans()):
+                labels["endpointslice.kubernetes.io/managed-by"] = "platform.example.com"
+            slice_name = draw(
+                st.sampled_from([f"{name}-{family.lower()}", f"{name}-{family.lower()}-x7k2p"])
+            )
+            body: dict[str, Any] = {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {**metadata, "name": slice_name, "labels": labels},
+                "addressType": family,
+                "endpoints": [{"addresses": [a]} for a in members],
+            }
+            if ports:
+                body["ports"] = [_endpoint_port(p, named=True) for p in ports]
+            objects.append(body)
+    if mode in ("Endpoints", "both"):
+        labels = dict(metadata["labels"])
+        if mode == "both":
+            labels["endpointslice.kubernetes.io/skip-mirror"] = "true"
+        subset: dict[str, Any] = {"addresses": [{"ip": a} for a in addresses]}
+        if ports:
+            subset["ports"] = [_endpoint_port(p, named=False) for p in ports]
+        metadata = {**metadata, "labels": labels}
+        objects.append(
+            {"apiVersion": "v1", "kind": "Endpoints", "metadata": metadata, "subsets": [subset]}
+        )
+    return objects
+
+
+@st.composite
+def environments_objects(draw: st.DrawFn) -> dict[str, list[dict[str, Any]]]:
+    """Per environment, the objects of some dependencies: each in the environment's
+    namespace, sometimes also in a second one, sometimes as read from a cluster."""
+    descriptions = {name: draw(st.sampled_from([None, f"The {name} service"])) for name in NAMES}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for env in ENVIRONMENTS:
+        mode = draw(st.sampled_from(MODES))
+        names = draw(st.lists(st.sampled_from(NAMES), min_size=1, unique=True))
+        objects = []
+        for name in sorted(names):
+            made = draw(dependency_objects(name, env, mode, descriptions[name]))
+            namespaces = [f"apps-{env}"] + ([f"shared-{env}"] if draw(st.booleans()) else [])
+            for namespace in namespaces:
+                for body in made:
+                    copy = json.loads(json.dumps(body))
+                    copy["metadata"]["namespace"] = namespace
+                    objects.append(copy)
+        if draw(st.booleans()):
+            objects = [_with_cluster_fields(body, number) for number, body in enumerate(objects)]
+        found[env] = objects
+    return found
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(environments_objects())
+def test_import_then_render_gives_the_objects_back(
+    objects: dict[str, list[dict[str, Any]]],
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        args = []
+        for env, listed in objects.items():
+            args += ["--env", env, str(write(root / f"{env}.yaml", listed))]
+        result = import_(*args)
+        assert result.exit_code == 0, result.stderr
+        again = rendered(root, result.stdout, objects)
+        for env, listed in objects.items():
+            assert comparable(objects_of(again[env])) == comparable(listed)
