@@ -71,6 +71,9 @@ def attach(
             f"left out with Service {found.namespace}/{found.name}",
         )
         return False
+    # What only the metadata says leaves out a label or an annotation, not the Service.
+    for resource in [*slices, *([endpoints] if endpoints else [])]:
+        _check_metadata(found, resource, findings)
     addresses = _unique(from_slices if from_slices is not None else from_endpoints or [])
     found.value = tuple(address for address, _ in addresses)
     for index, (_, where) in enumerate(addresses):
@@ -198,6 +201,7 @@ def _check_metadata(found: Found, resource: Resource, findings: Findings) -> Non
                     f"{what} {key} is not on Service {found.name} with this value: extgen gives"
                     f" every object of a dependency the same {what}s",
                     f"the {what} is left out",
+                    key=True,
                 )
         missing = sorted(set(service) - set(mine))
         if missing:
@@ -223,7 +227,6 @@ def _slice_addresses(found: Found, slices: list[Resource], findings: Findings) -
             )
             continue
         _check_ports(found, resource, ("ports",), resource.body.get("ports"), findings)
-        _check_metadata(found, resource, findings)
         endpoints = resource.body.get("endpoints") or ()
         for index, endpoint in enumerate(endpoints if isinstance(endpoints, tuple) else ()):
             address = _slice_endpoint(found, resource, index, endpoint, findings)
@@ -310,7 +313,6 @@ def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) 
             )
     if subsets:
         _check_ports(found, endpoints, ("subsets", 0, "ports"), subsets[0].get("ports"), findings)
-    _check_metadata(found, endpoints, findings)
     return addresses
 
 

@@ -88,10 +88,18 @@ class Findings:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def refuse(self, resource: Resource, path: Path, reason: str, what: str = "left out") -> None:
-        self.problems.append(
-            Problem(resource.position(*path), f"{resource.describe()}: {reason}; {what}")
-        )
+    def refuse(
+        self,
+        resource: Resource,
+        path: Path,
+        reason: str,
+        what: str = "left out",
+        *,
+        key: bool = False,
+    ) -> None:
+        """A problem at the node at `path` (at its key with `key`): something left out."""
+        where = resource.position(*path, key=key)
+        self.problems.append(Problem(where, f"{resource.describe()}: {reason}; {what}"))
 
 
 @dataclass

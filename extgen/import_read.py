@@ -102,7 +102,7 @@ def _texts(path: str, stdin_text: str | None) -> Iterator[tuple[str, str]]:
             for p in root.rglob("*")
             if p.suffix in (".yaml", ".yml") and p.is_file() and p.name not in KUSTOMIZATION_FILES
         )
-    elif root.is_file():
+    elif root.exists():  # a file, or a pipe such as bash's <(kubectl get ...)
         files = [root]
     else:
         raise ExtgenError(f"{path!r} does not exist")

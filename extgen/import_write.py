@@ -9,12 +9,9 @@ from typing import Any
 
 from extgen.yamlio import other_type
 
-HEADER = (
-    "# Catalog written by `extgen import`. Review it, then run `extgen validate` and"
-    " `extgen render`.\n"
-)
+HEADER = "# Written by extgen import: review it, then run extgen validate and extgen render.\n"
 WIDTH = 100
-_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@-]*")
 _WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 

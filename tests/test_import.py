@@ -817,7 +817,7 @@ def test_what_cannot_be_expressed_is_reported_and_left_out(
     assert [line for line in result.stderr.splitlines() if ": error: " in line] == errors
     assert "Traceback" not in result.output
     # The rest is still written, and valid.
-    assert result.stdout.startswith("# Catalog written by `extgen import`")
+    assert result.stdout.startswith("# Written by extgen import")
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(result.stdout, encoding="utf-8")
     assert run("validate", "-c", str(catalog)).exit_code == 0
@@ -1039,3 +1039,263 @@ def test_import_then_render_gives_the_objects_back(
         again = rendered(root, result.stdout, objects)
         for env, listed in objects.items():
             assert comparable(objects_of(again[env])) == comparable(listed)
+
+
+# --- merging environments ----------------------------------------------------------------
+
+
+def service(name: str, namespace: str, spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, **metadata},
+        "spec": spec,
+    }
+
+
+def _external(host: str, ports: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "ExternalName", "externalName": host, **({"ports": ports} if ports else {})}
+
+
+def test_environments_share_what_is_the_same_and_override_the_rest(tmp_path: Path) -> None:
+    http = [{"name": "http", "port": 80}]
+    dev = [
+        service("api", "apps-dev", _external("api.dev.example.com", http), labels={"team": "a"}),
+        service("api", "extra", _external("api.dev.example.com", http), labels={"team": "a"}),
+        service("cache", "apps-dev", _external("cache.dev.example.com", http)),
+    ]
+    prod = [
+        service(
+            "api",
+            "apps-prod",
+            _external("api.example.com", [{"name": "https", "port": 443}]),
+            labels={"team": "a", "tier": "edge"},
+        ),
+        service("cache", "apps-prod", _external("cache.example.com", http)),
+        service("queue", "apps-prod", _external("queue.example.com")),
+    ]
+    args = ["--env", "dev", str(write(tmp_path / "dev.yaml", dev))]
+    args += ["--env", "prod", str(write(tmp_path / "prod.yaml", prod))]
+    result = import_(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == dedent(
+        """
+        # Written by extgen import: review it, then run extgen validate and extgen render.
+        environments:
+          dev: {namespace: apps-dev}
+          prod: {namespace: apps-prod}
+        dependencies:
+          - name: api
+            labels: {team: a}
+            ports:
+              - {name: http, port: 80}
+            targets:
+              dev: {externalName: api.dev.example.com, namespaces: [apps-dev, extra]}
+              prod:
+                externalName: api.example.com
+                labels: {tier: edge}
+                ports:
+                  - {name: https, port: 443}
+          - name: cache
+            ports:
+              - {name: http, port: 80}
+            targets:
+              dev: cache.dev.example.com
+              prod: cache.example.com
+          - name: queue
+            targets:
+              prod: queue.example.com
+        """
+    )
+    again = rendered(tmp_path, result.stdout, ["dev", "prod"])
+    assert comparable(objects_of(again["dev"])) == comparable(dev)
+    assert comparable(objects_of(again["prod"])) == comparable(prod)
+
+
+def test_labels_of_every_service_of_an_environment_go_to_the_environment(tmp_path: Path) -> None:
+    prod = [
+        service(
+            name, "apps", _external(f"{name}.example.com"), labels={"environment": "production"}
+        )
+        for name in ("api", "cache")
+    ]
+    result = import_("--env", "prod", str(write(tmp_path / "prod.yaml", prod)))
+    assert result.exit_code == 0
+    assert "  prod: {namespace: apps, labels: {environment: production}}\n" in result.stdout
+    assert "labels" not in result.stdout.split("dependencies:")[1]
+
+
+def test_a_description_that_differs_between_environments_is_left_out(tmp_path: Path) -> None:
+    def described(text: str, namespace: str) -> dict[str, Any]:
+        notes = {"extgen.io/description": text, "extgen.io/owner": "data-team@example.com"}
+        return service("api", namespace, _external("api.example.com"), annotations=notes)
+
+    dev = write(tmp_path / "dev.yaml", [described("Orders API", "apps-dev")])
+    prod = write(tmp_path / "prod.yaml", [described("The orders API", "apps-prod")])
+    result = import_("--env", "dev", str(dev), "--env", "prod", str(prod))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        f"{prod}:2:110: error: Service apps-prod/api: its extgen.io annotations differ from those"
+        " in environment 'dev': the catalog has one description, owner and tls.serverName per"
+        " dependency; they are left out"
+    )
+    assert "description" not in result.stdout
+    assert "owner" not in result.stdout
+
+
+def test_extgen_own_annotations_become_the_dependency_fields(tmp_path: Path) -> None:
+    notes = {
+        "extgen.io/description": "Orders PostgreSQL",
+        "extgen.io/owner": "data-team@example.com",
+        "extgen.io/tls-server-name": "orders.abc123.us-east-1.rds.amazonaws.com",
+    }
+    objects = [service("orders-db", "apps", _external("orders.example.com"), annotations=notes)]
+    result = import_("--env", "prod", str(write(tmp_path / "prod.yaml", objects)))
+    assert result.exit_code == 0
+    assert result.stdout.endswith(
+        dedent(
+            """
+        dependencies:
+          - name: orders-db
+            description: "Orders PostgreSQL"
+            owner: data-team@example.com
+            tls: {serverName: orders.abc123.us-east-1.rds.amazonaws.com}
+            targets:
+              prod: orders.example.com
+        """
+        )
+    )
+
+
+def test_ip_services_of_one_environment_with_other_endpoint_objects_are_left_out(
+    tmp_path: Path,
+) -> None:
+    headless_with_endpoints = """\
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {{name: {name}, namespace: apps}}
+        spec: {{clusterIP: None}}
+        ---
+        apiVersion: v1
+        kind: Endpoints
+        metadata: {{name: {name}, namespace: apps}}
+        subsets: [{{addresses: [{{ip: {ip}}}]}}]
+        """
+    manifest = (
+        dedent(headless_with_endpoints.format(name="erp", ip="10.0.0.1"))
+        + dedent(headless_with_endpoints.format(name="crm", ip="10.0.0.2"))
+        + dedent("""\
+        ---
+        apiVersion: v1
+        kind: Service
+        metadata: {name: wiki, namespace: apps}
+        spec: {clusterIP: None}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: wiki-ipv4
+          namespace: apps
+          labels: {kubernetes.io/service-name: wiki, team: a}
+        addressType: IPv4
+        endpoints: [{addresses: [10.0.0.3]}]
+        """)
+    )
+    path = write_text(tmp_path / "in.yaml", manifest)
+    result = import_("--env", "dev", str(path))
+    assert result.exit_code == 1
+    assert [line for line in result.stderr.splitlines() if ": error: " in line] == [
+        f"{path}:22:1: error: Service apps/wiki: its endpoints are EndpointSlices, but most IP"
+        " Services of environment 'dev' have an Endpoints object, and the catalog says per"
+        " environment which extgen writes (endpoints: Endpoints); import it as another"
+        " environment; left out",
+        f"{path}:32:46: error: EndpointSlice apps/wiki-ipv4: label team is not on Service wiki"
+        " with this value: extgen gives every object of a dependency the same labels; the"
+        " label is left out",
+    ]
+    assert "  dev: {namespace: apps, endpoints: Endpoints}\n" in result.stdout
+    assert "wiki" not in result.stdout
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def test_output_file_is_written_and_never_overwritten_unless_forced(tmp_path: Path) -> None:
+    objects = write(tmp_path / "in.yaml", [service("api", "apps", _external("api.example.com"))])
+    output = tmp_path / "catalog.yaml"
+    first = import_("--env", "dev", str(objects), "-o", str(output))
+    assert first.exit_code == 0
+    assert first.stdout == ""
+    assert first.stderr == f"imported 1 dependency in 1 environment into {output}\n"
+    written = output.read_text(encoding="utf-8")
+    assert "dev: api.example.com" in written
+    output.write_text("# edited by hand\n", encoding="utf-8")
+    again = import_("--env", "dev", str(objects), "-o", str(output))
+    assert again.exit_code == 1
+    assert again.stderr == (
+        f"error: '{output}' exists; choose another file, or --force to replace it\n"
+    )
+    assert output.read_text(encoding="utf-8") == "# edited by hand\n"
+    forced = import_("--env", "dev", str(objects), "-o", str(output), "--force")
+    assert forced.exit_code == 0
+    assert output.read_text(encoding="utf-8") == written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.yaml", "in.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--env", "Prod", "x.yaml"], "environment name 'Prod' is not valid"),
+        (["--env", "base", "x.yaml"], "'base' is reserved"),
+        (["--env", "dev", "-", "--env", "prod", "-"], "standard input (-) can be read once only"),
+        ([], "Missing option '--env'"),
+        (["--env", "dev"], "Option '--env' requires 2 arguments"),
+    ],
+)
+def test_usage_errors_exit_2(args: list[str], message: str) -> None:
+    result = import_(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_missing_path_is_a_user_error(tmp_path: Path) -> None:
+    result = import_("--env", "dev", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 1
+    assert result.stderr == f"error: '{tmp_path / 'nope.yaml'}' does not exist\n"
+
+
+def test_notes_say_what_changed_on_the_way(tmp_path: Path) -> None:
+    objects = [
+        service(
+            "api",
+            "apps",
+            _external("api.example.com"),
+            labels={"app.kubernetes.io/managed-by": "Helm"},
+        ),
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}},
+    ]
+    path = write(tmp_path / "in.yaml", objects)
+    result = import_("--env", "dev", str(path))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"note: {path}:2:101: Service apps/api: label app.kubernetes.io/managed-by: Helm becomes"
+        " app.kubernetes.io/managed-by: extgen, extgen's own",
+        "note: objects of other kinds are not imported: ConfigMap 2, Deployment 1",
+        "imported 1 dependency in 1 environment",
+    ]
+
+
+def test_json_format_carries_the_catalog(tmp_path: Path) -> None:
+    path = write(tmp_path / "in.yaml", [service("api", "apps", _external("10.0.0.1"))])
+    result = import_("--format", "json", "--env", "dev", str(path))
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["command"] == "import"
+    assert document["ok"] is False
+    assert [(p["line"], p["column"]) for p in document["problems"]] == [(2, 140)]
+    assert document["catalog"].startswith("# Written by extgen import")
+    assert document["dependencies"] == 0
+    assert result.stderr == ""
