@@ -17,7 +17,7 @@ from extgen.errors import Position
 from extgen.import_meta import Findings, plain, read_metadata, unknown_keys
 from extgen.import_read import Resource, text_of
 from extgen.import_services import Found
-from extgen.plan import SERVICE_NAME_LABEL, SKIP_MIRROR_LABEL, SLICE_MANAGED_BY_LABEL
+from extgen.manifest import SERVICE_NAME_LABEL, SKIP_MIRROR_LABEL, SLICE_MANAGED_BY_LABEL
 
 CONTROLLER = "endpointslice-controller.k8s.io"
 MIRRORING = "endpointslicemirroring-controller.k8s.io"

@@ -14,9 +14,9 @@ from extgen.fields import looks_like_ip
 from extgen.import_environment import ImportedEnvironment
 from extgen.import_meta import Findings
 from extgen.import_services import Found
-from extgen.yamlio import Path
+from extgen.yamlio import NodePath
 
-Sources = dict[Path, Position]
+Sources = dict[NodePath, Position]
 
 
 @dataclass
@@ -106,7 +106,7 @@ def catalog_data(
         notes = _common([t.found.meta.annotations for t in targets]) if len(targets) > 1 else {}
         shared[environment.name] = (labels, notes)
         data: dict[str, Any] = {"namespace": environment.namespace}
-        at: Path = ("environments", environment.name)
+        at: NodePath = ("environments", environment.name)
         if environment.namespace_source is not None:
             sources[at] = sources[(*at, "namespace")] = environment.namespace_source
         for key, values in (("labels", labels), ("annotations", notes)):
@@ -208,7 +208,7 @@ def _ports(targets: list[Target]) -> tuple[dict[str, Any], ...]:
 
 def _target_entry(target: Target, overrides: dict[str, Any], sources: Sources) -> Any:
     found = target.found
-    at: Path = ("targets", target.environment)
+    at: NodePath = ("targets", target.environment)
     sources[at] = found.service.position("spec")
     for path, where in found.sources.items():
         if path[0] in ("externalName", "addresses", "selector") or path[0] in overrides:

@@ -10,7 +10,7 @@ from typing import Any
 
 from extgen.errors import Position, Problem
 from extgen.import_read import Resource, text_of
-from extgen.plan import (
+from extgen.manifest import (
     MANAGED_BY_LABEL,
     MANAGER,
     NAME_LABEL,
@@ -19,7 +19,7 @@ from extgen.plan import (
     SLICE_MANAGED_BY_LABEL,
 )
 from extgen.policy import DESCRIPTION_ANNOTATION, OWNER_ANNOTATION, TLS_ANNOTATION
-from extgen.yamlio import Path, SourceScalar
+from extgen.yamlio import NodePath, SourceScalar
 
 # Written by the API server, never by a person (kubectl-neat drops the same).
 CLUSTER_METADATA = frozenset(
@@ -57,7 +57,7 @@ DROPPED_LABELS = frozenset(
     }
 )
 # extgen's own annotations, read back into the dependency's fields.
-OWN_ANNOTATIONS: dict[str, Path] = {
+OWN_ANNOTATIONS: dict[str, NodePath] = {
     DESCRIPTION_ANNOTATION: ("description",),
     OWNER_ANNOTATION: ("owner",),
     TLS_ANNOTATION: ("tls", "serverName"),
@@ -91,7 +91,7 @@ class Findings:
     def refuse(
         self,
         resource: Resource,
-        path: Path,
+        path: NodePath,
         reason: str,
         what: str = "left out",
         *,
@@ -108,8 +108,8 @@ class Metadata:
 
     labels: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
-    own: dict[Path, Any] = field(default_factory=dict)  # ("description",) -> text, ...
-    sources: dict[Path, Position] = field(default_factory=dict)
+    own: dict[NodePath, Any] = field(default_factory=dict)  # ("description",) -> text, ...
+    sources: dict[NodePath, Position] = field(default_factory=dict)
 
 
 def unknown_keys(resource: Resource, allowed: frozenset[str]) -> Iterator[str]:

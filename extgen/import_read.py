@@ -16,7 +16,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from extgen.errors import ExtgenError, Position, Problem
-from extgen.yamlio import Document, Path, SourceScalar, YamlError, load_stream
+from extgen.yamlio import Document, NodePath, SourceScalar, YamlError, load_stream
 
 STDIN = "-"
 STDIN_NAME = "<stdin>"
@@ -37,7 +37,7 @@ class Resource:
     """One object read, with where it was written."""
 
     document: Document
-    at: Path  # the object's path in its document: () or ("items", N) of a List
+    at: NodePath  # the object's path in its document: () or ("items", N) of a List
     body: dict[str, Any]
 
     @property
@@ -125,7 +125,7 @@ def _read_text(found: Input, name: str, text: str) -> None:
             _read_object(found, document, (), document.data)
 
 
-def _read_object(found: Input, document: Document, at: Path, body: Any) -> None:
+def _read_object(found: Input, document: Document, at: NodePath, body: Any) -> None:
     if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
         where = document.position(at)
         found.problems.append(Problem(where, "not a Kubernetes object (no kind); left out"))

@@ -10,7 +10,7 @@ from extgen.errors import Position
 from extgen.import_meta import Findings, Metadata, from_cluster, plain, read_metadata, unknown_keys
 from extgen.import_read import Resource, text_of
 from extgen.import_write import flow
-from extgen.yamlio import Path
+from extgen.yamlio import NodePath
 
 SERVICE_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 PORT_KEYS = frozenset({"name", "port", "protocol", "appProtocol", "targetPort"})
@@ -43,7 +43,7 @@ class Found:
     ports: tuple[dict[str, Any], ...]
     meta: Metadata
     mode: str | None = None  # for addresses: EndpointSlice, Endpoints or both
-    sources: dict[Path, Position] = field(default_factory=dict)
+    sources: dict[NodePath, Position] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -175,9 +175,9 @@ def _show(value: Any) -> str:
 
 def _ports(
     service: Resource, spec: dict[str, Any], findings: Findings
-) -> tuple[tuple[dict[str, Any], ...], dict[Path, Position]]:
+) -> tuple[tuple[dict[str, Any], ...], dict[NodePath, Position]]:
     ports: list[dict[str, Any]] = []
-    sources: dict[Path, Position] = {}
+    sources: dict[NodePath, Position] = {}
     listed = spec.get("ports") or ()
     for index, item in enumerate(listed if isinstance(listed, tuple) else ()):
         at = ("spec", "ports", index)

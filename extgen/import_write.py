@@ -7,36 +7,26 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from extgen.quoting import quote
 from extgen.yamlio import other_type
 
 HEADER = "# Written by extgen import: review it, then run extgen validate and extgen render.\n"
 WIDTH = 100
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/@-]*")
 _WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def scalar(value: Any) -> str:
-    """A scalar every YAML 1.1 and 1.2 reader reads back as `value`."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
+    """A scalar every YAML 1.1 and 1.2 reader reads back as `value`: plain where a person
+    would write it plain (`10.0.0.1`, `team@example.com`), else as `quote` writes it."""
+    if isinstance(value, float):
         return repr(value)
     if value is None:
         return "null"
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text.lower() not in _WORDS and other_type(text) is None:
+    text = value if isinstance(value, str) else None
+    if text and _PLAIN.fullmatch(text) and text.lower() not in _WORDS and other_type(text) is None:
         return text
-    return '"' + "".join(_escape(char) for char in text) + '"'
-
-
-def _escape(char: str) -> str:
-    if char in _ESCAPES:
-        return _ESCAPES[char]
-    code = ord(char)
-    if 0x20 <= code <= 0x7E or (0xA0 <= code <= 0xD7FF and code not in (0x2028, 0x2029)):
-        return char
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return quote(value)
 
 
 def flow(value: Any) -> str:

@@ -25,7 +25,7 @@ from extgen.import_merge import Draft, Sources, catalog_data, merge
 from extgen.import_meta import Findings
 from extgen.import_read import STDIN, read_paths
 from extgen.import_write import catalog_text
-from extgen.yamlio import Path, node_paths
+from extgen.yamlio import NodePath, node_paths
 
 CATALOG_NAME = "<imported catalog>"
 # Each round leaves out everything validation refused; a second round finds nothing new
@@ -128,7 +128,7 @@ def _leave_out(
     return [e for e in environments if e.name not in dropped_environments], kept
 
 
-def _source(sources: Sources, path: Path) -> Any:
+def _source(sources: Sources, path: NodePath) -> Any:
     """Where the nearest node at or above `path` was read."""
     for end in range(len(path), 0, -1):
         if path[:end] in sources:

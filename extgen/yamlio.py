@@ -596,12 +596,12 @@ def _built_documents(stream: _Stream, file: str, size: int) -> list[Any]:
     return values
 
 
-def node_paths(text: str) -> dict[tuple[int, int], Path]:
+def node_paths(text: str) -> dict[tuple[int, int], NodePath]:
     """The path of every node of a one-document file, by its 1-based (line, column); a
     key's position gives the path of its value, also where a block mapping starts there."""
-    paths: dict[tuple[int, int], Path] = {}
+    paths: dict[tuple[int, int], NodePath] = {}
 
-    def walk(node: Any, path: Path) -> None:
+    def walk(node: Any, path: NodePath) -> None:
         mark = node.start_mark
         paths.setdefault((mark.line + 1, mark.column + 1), path)
         if isinstance(node, yaml.MappingNode):
