@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from extgen.errors import Position
 from extgen.import_meta import Findings, plain, read_metadata, unknown_keys
-from extgen.import_read import Resource, text_of
+from extgen.import_read import Place, Resource, text_of
 from extgen.import_services import Found
 from extgen.manifest import SERVICE_NAME_LABEL, SKIP_MIRROR_LABEL, SLICE_MANAGED_BY_LABEL
 
@@ -25,7 +24,7 @@ SLICE_KEYS = frozenset({"apiVersion", "kind", "metadata", "addressType", "endpoi
 ENDPOINTS_KEYS = frozenset({"apiVersion", "kind", "metadata", "subsets"})
 # What an endpoint may say beyond its address: that it is ready, as nothing is the same.
 READY = {"ready": True, "serving": True, "terminating": False}
-Address = tuple[str, Position]
+Address = tuple[str, Place]
 PortKey = tuple[str, Any, Any, Any]
 
 
@@ -233,10 +232,7 @@ def _slice_addresses(found: Found, slices: list[Resource], findings: Findings) -
             if address is not None:
                 addresses.append(address)
         if not pattern.fullmatch(resource.name):
-            findings.notes.append(
-                f"{resource.position()}: {resource.describe()}: written by extgen as"
-                f" {found.name}-{family.lower()}"
-            )
+            findings.renamed.append(resource)
     return addresses
 
 
@@ -272,7 +268,7 @@ def _slice_endpoint(
             with_service,
         )
         return None
-    return text_of(listed[0]), resource.position(*at, "addresses", 0)
+    return text_of(listed[0]), resource.place(*at, "addresses", 0)
 
 
 def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) -> list[Address]:
@@ -308,9 +304,7 @@ def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) 
                 )
                 findings.refuse(endpoints, (*at, "addresses", number), reason, with_service)
                 continue
-            addresses.append(
-                (text_of(item["ip"]), endpoints.position(*at, "addresses", number, "ip"))
-            )
+            addresses.append((text_of(item["ip"]), endpoints.place(*at, "addresses", number, "ip")))
     if subsets:
         _check_ports(found, endpoints, ("subsets", 0, "ports"), subsets[0].get("ports"), findings)
     return addresses
@@ -319,7 +313,7 @@ def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) 
 def _unique(addresses: Iterable[Address]) -> list[Address]:
     """Each address once, in extgen's order (IPv4 first, by number; unparsable ones last,
     for validation to report)."""
-    first: dict[str, Position] = {}
+    first: dict[str, Place] = {}
     for address, where in addresses:
         first.setdefault(address, where)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from extgen.errors import Position, Problem
+from extgen.errors import Problem
 from extgen.import_endpoints import CONTROLLER, MIRRORING, attach, slice_manager, slice_service
 from extgen.import_meta import Findings, plain
-from extgen.import_read import Input, Resource
+from extgen.import_read import Input, Place, Resource
 from extgen.import_services import Found, read_service
 
 # When Services of one environment disagree, the most common kind wins; on a tie, the
@@ -22,13 +22,20 @@ Key = tuple[str, str]  # (namespace, name)
 class ImportedEnvironment:
     name: str
     namespace: str
-    namespace_source: Position | None
+    namespace_source: Place | None
     endpoints: str  # the kind of endpoint objects of its IP targets
     found: list[Found] = field(default_factory=list)
 
 
 def read_environment(name: str, given: Input, findings: Findings) -> ImportedEnvironment:
     findings.problems.extend(given.problems)
+    unplaced = [r for r in given.resources if not r.metadata.get("namespace")]
+    if unplaced:
+        findings.notes.append(
+            f"{len(unplaced)} object(s) of environment {name!r} name no namespace and are taken"
+            f" to be in 'default', where kubectl applies them without -n, the first"
+            f" {unplaced[0].describe()} ({unplaced[0].position()})"
+        )
     resources = _without_duplicates(given.resources, findings)
     services = [r for r in resources if r.kind == "Service"]
     slices: dict[Key, list[Resource]] = defaultdict(list)
@@ -106,14 +113,14 @@ def _refuse_orphans(
         findings.refuse(resource, ("metadata", "name"), "its Service is not in the input")
 
 
-def _namespace(found: list[Found], resources: list[Resource]) -> tuple[str, Position | None]:
+def _namespace(found: list[Found], resources: list[Resource]) -> tuple[str, Place | None]:
     """The namespace of most of the environment's Services (on a tie, the first by name)."""
     counts = Counter(f.namespace for f in found) or Counter(r.namespace for r in resources)
     if not counts:
         return "default", None
     namespace = min(counts, key=lambda ns: (-counts[ns], ns))
     holders = [f.service for f in found if f.namespace == namespace] or resources
-    return namespace, holders[0].position("metadata")
+    return namespace, holders[0].place("metadata")
 
 
 def _mode(found: list[Found]) -> str:

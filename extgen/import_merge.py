@@ -9,14 +9,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from extgen.errors import Position
 from extgen.fields import looks_like_ip
 from extgen.import_environment import ImportedEnvironment
 from extgen.import_meta import Findings
+from extgen.import_read import Place
 from extgen.import_services import Found
 from extgen.yamlio import NodePath
 
-Sources = dict[NodePath, Position]
+Sources = dict[NodePath, Place]
 
 
 @dataclass
@@ -27,8 +27,8 @@ class Target:
     found: Found  # the first of its copies
     namespaces: list[str]
 
-    def source(self, *path: str | int) -> Position:
-        return self.found.sources.get(path, self.found.service.position())
+    def source(self, *path: str | int) -> Place:
+        return self.found.sources.get(path, self.found.service.place())
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _dependency(
     targets = list(draft.targets.values())
     first = targets[0]
     entry: dict[str, Any] = {"name": draft.name}
-    sources: Sources = {("name",): first.found.service.position("metadata", "name")}
+    sources: Sources = {("name",): first.found.service.place("metadata", "name")}
     for path, value in sorted(first.found.meta.own.items()):
         if len(path) == 1:
             entry[str(path[0])] = value
@@ -209,12 +209,12 @@ def _ports(targets: list[Target]) -> tuple[dict[str, Any], ...]:
 def _target_entry(target: Target, overrides: dict[str, Any], sources: Sources) -> Any:
     found = target.found
     at: NodePath = ("targets", target.environment)
-    sources[at] = found.service.position("spec")
+    sources[at] = found.service.place("spec")
     for path, where in found.sources.items():
         if path[0] in ("externalName", "addresses", "selector") or path[0] in overrides:
             sources[(*at, *path)] = where
     for index in range(len(target.namespaces)):
-        sources[(*at, "namespaces", index)] = found.service.position("metadata", "namespace")
+        sources[(*at, "namespaces", index)] = found.service.place("metadata", "namespace")
     value = found.value
     short = isinstance(value, str) and not looks_like_ip(value)
     if not overrides and found.form == "externalName" and short:

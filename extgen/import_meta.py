@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from extgen.errors import Position, Problem
-from extgen.import_read import Resource, text_of
+from extgen.errors import Problem
+from extgen.import_read import Place, Resource, text_of
 from extgen.manifest import (
     MANAGED_BY_LABEL,
     MANAGER,
@@ -87,6 +87,7 @@ class Findings:
 
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    renamed: list[Resource] = field(default_factory=list)  # EndpointSlices given extgen's names
 
     def refuse(
         self,
@@ -109,7 +110,7 @@ class Metadata:
     labels: dict[str, Any] = field(default_factory=dict)
     annotations: dict[str, Any] = field(default_factory=dict)
     own: dict[NodePath, Any] = field(default_factory=dict)  # ("description",) -> text, ...
-    sources: dict[NodePath, Position] = field(default_factory=dict)
+    sources: dict[NodePath, Place] = field(default_factory=dict)
 
 
 def unknown_keys(resource: Resource, allowed: frozenset[str]) -> Iterator[str]:
@@ -121,7 +122,7 @@ def read_metadata(resource: Resource, findings: Findings, *, service: str) -> Me
     """The metadata kept; notes extgen's own labels with another value, which it replaces."""
     meta = Metadata()
     for key, value in _mapping(resource.metadata.get("labels")).items():
-        where = resource.position("metadata", "labels", key, key=True)
+        where = resource.place("metadata", "labels", key, key=True)
         if key in (NAME_LABEL, MANAGED_BY_LABEL):
             own = service if key == NAME_LABEL else MANAGER
             if text_of(value) != own:
@@ -133,7 +134,7 @@ def read_metadata(resource: Resource, findings: Findings, *, service: str) -> Me
             meta.labels[key] = plain(value)
             meta.sources[("labels", key)] = where
     for key, value in _mapping(resource.metadata.get("annotations")).items():
-        where = resource.position("metadata", "annotations", key, key=True)
+        where = resource.place("metadata", "annotations", key, key=True)
         if key in OWN_ANNOTATIONS:
             meta.own[OWN_ANNOTATIONS[key]] = plain(value)
             meta.sources[OWN_ANNOTATIONS[key]] = where

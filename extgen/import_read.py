@@ -62,8 +62,28 @@ class Resource:
         """Where the node at `path` is written (its key's position with `key`)."""
         return self.document.position((*self.at, *path), key=key)
 
+    def place(self, *path: str | int, key: bool = False) -> Place:
+        """The node at `path`, whose position is found only if it is reported."""
+        return Place(self, path, key)
+
     def describe(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a value was read: composing the nodes to find its line and column is left
+    until a problem is reported there (most values never are)."""
+
+    resource: Resource
+    path: NodePath
+    key: bool = False
+
+    def position(self) -> Position:
+        return self.resource.position(*self.path, key=self.key)
+
+    def __str__(self) -> str:
+        return str(self.position())
 
 
 def text_of(value: Any) -> str:

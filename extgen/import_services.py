@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from extgen.errors import Position
 from extgen.import_meta import Findings, Metadata, from_cluster, plain, read_metadata, unknown_keys
-from extgen.import_read import Resource, text_of
+from extgen.import_read import Place, Resource, text_of
 from extgen.import_write import flow
 from extgen.yamlio import NodePath
 
@@ -43,7 +42,7 @@ class Found:
     ports: tuple[dict[str, Any], ...]
     meta: Metadata
     mode: str | None = None  # for addresses: EndpointSlice, Endpoints or both
-    sources: dict[NodePath, Position] = field(default_factory=dict)
+    sources: dict[NodePath, Place] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -85,11 +84,11 @@ def read_service(service: Resource, findings: Findings) -> Found | None:
     found = Found(service, form, None, ports, meta, sources={**sources, **meta.sources})
     if form == "externalName":
         found.value = plain(spec.get("externalName"))
-        found.sources[("externalName",)] = service.position("spec", "externalName")
+        found.sources[("externalName",)] = service.place("spec", "externalName")
     elif form == "selector":
         found.value = plain(spec.get("selector"))
         for key in found.value:
-            found.sources[("selector", key)] = service.position("spec", "selector", key)
+            found.sources[("selector", key)] = service.place("spec", "selector", key)
     return found
 
 
@@ -175,9 +174,9 @@ def _show(value: Any) -> str:
 
 def _ports(
     service: Resource, spec: dict[str, Any], findings: Findings
-) -> tuple[tuple[dict[str, Any], ...], dict[NodePath, Position]]:
+) -> tuple[tuple[dict[str, Any], ...], dict[NodePath, Place]]:
     ports: list[dict[str, Any]] = []
-    sources: dict[NodePath, Position] = {}
+    sources: dict[NodePath, Place] = {}
     listed = spec.get("ports") or ()
     for index, item in enumerate(listed if isinstance(listed, tuple) else ()):
         at = ("spec", "ports", index)
@@ -190,9 +189,9 @@ def _ports(
                     service, (*at, key), f"spec.ports[{index}].{key}: extgen cannot write it"
                 )
         ports.append(_port(plain(item)))
-        sources[("ports", index)] = service.position(*at)
+        sources[("ports", index)] = service.place(*at)
         for key in item:
-            sources[("ports", index, key)] = service.position(*at, key)
+            sources[("ports", index, key)] = service.place(*at, key)
     return tuple(ports), sources
 
 

@@ -57,22 +57,34 @@ def import_catalog(sources: list[tuple[str, str]], stdin_text: str | None = None
             ignored[kind] = ignored.get(kind, 0) + count
         environments.append(read_environment(name, given, findings))
     drafts = merge(environments, findings)
-    environments, drafts = _validated(environments, drafts, findings)
-    data, _ = catalog_data(environments, drafts)
+    text, environments, drafts = _validated(environments, drafts, findings)
     return Imported(
-        catalog_text(data),
+        text,
         sorted(set(findings.problems)),
-        findings.notes,
+        [*findings.notes, *_renamed(findings)],
         len(environments),
         len(drafts),
         dict(sorted(ignored.items())),
     )
 
 
+def _renamed(findings: Findings) -> list[str]:
+    """One note for EndpointSlices whose names change: a cluster names each differently."""
+    if not findings.renamed:
+        return []
+    first = findings.renamed[0]
+    return [
+        f"{len(findings.renamed)} EndpointSlice(s) are written under extgen's names,"
+        f" <service>-ipv4 and <service>-ipv6, the first {first.describe()}"
+        f" ({first.position()})"
+    ]
+
+
 def _validated(
     environments: list[ImportedEnvironment], drafts: list[Draft], findings: Findings
-) -> tuple[list[ImportedEnvironment], list[Draft]]:
-    """What `extgen validate` accepts of the drafts; the rest reported and left out."""
+) -> tuple[str, list[ImportedEnvironment], list[Draft]]:
+    """The catalog of what `extgen validate` accepts of the drafts; the rest reported and
+    left out."""
     for _ in range(MAX_ROUNDS):
         data, sources = catalog_data(environments, drafts)
         text = catalog_text(data)
@@ -81,7 +93,7 @@ def _validated(
         except CatalogError as error:
             environments, drafts = _leave_out(environments, drafts, error, text, sources, findings)
             continue
-        return environments, drafts
+        return text, environments, drafts
     raise ExtgenError("the imported catalog could not be made valid")
 
 
@@ -100,7 +112,7 @@ def _leave_out(
         path = paths.get((problem.position.line, problem.position.column))
         if path is None or len(path) < 2:
             raise ExtgenError(f"the imported catalog is not valid: {problem.format()}")
-        where = _source(sources, path)
+        where = _source(sources, path).position()
         if path[0] == "environments":
             dropped_environments.add(str(path[1]))
             what = f"environment {path[1]!r} (its namespace, from the objects)"

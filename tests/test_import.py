@@ -1299,3 +1299,34 @@ def test_json_format_carries_the_catalog(tmp_path: Path) -> None:
     assert document["catalog"].startswith("# Written by extgen import")
     assert document["dependencies"] == 0
     assert result.stderr == ""
+
+
+def test_notes_for_objects_without_namespace_and_slices_given_new_names(tmp_path: Path) -> None:
+    manifest = dedent(
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: erp}
+        spec: {clusterIP: None}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata:
+          name: erp-x7k2p
+          labels: {kubernetes.io/service-name: erp}
+        addressType: IPv4
+        endpoints: [{addresses: [10.0.0.1]}]
+        """
+    )
+    path = write_text(tmp_path / "in.yaml", manifest)
+    result = import_("--env", "dev", str(path))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "note: 2 object(s) of environment 'dev' name no namespace and are taken to be in"
+        " 'default', where kubectl applies them without -n, the first Service default/erp"
+        f" ({path}:1:1)",
+        "note: 1 EndpointSlice(s) are written under extgen's names, <service>-ipv4 and"
+        f" <service>-ipv6, the first EndpointSlice default/erp-x7k2p ({path}:6:1)",
+        "imported 1 dependency in 1 environment",
+    ]
+    assert "  dev: {namespace: default}\n" in result.stdout
