@@ -86,12 +86,13 @@ def _target(
     if found.form == "addresses":
         return found if attach(found, own, mirrored, endpoints, findings) else None
     # The endpoints of a selector Service are Kubernetes' own; an ExternalName has none.
-    for resource in own:
+    strays = [*own, *([endpoints] if endpoints and found.form == "externalName" else [])]
+    for resource in strays:
         findings.refuse(
             resource,
             ("metadata", "labels"),
-            f"EndpointSlice of Service {service.name}, which is not headless without a"
-            " selector: extgen writes EndpointSlices for IP targets only",
+            f"{resource.kind} of Service {service.name}, which is not headless without a"
+            " selector: extgen writes endpoint objects for IP targets only",
         )
     return found
 

@@ -1241,6 +1241,27 @@ def test_output_file_is_written_and_never_overwritten_unless_forced(tmp_path: Pa
     assert forced.exit_code == 0
     assert output.read_text(encoding="utf-8") == written
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.yaml", "in.yaml"]
+    # With something left out, what could be imported is written all the same.
+    stray = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": "api", "namespace": "apps"},
+    }
+    write(objects, [service("api", "apps", _external("api.example.com")), stray])
+    partly = import_("--env", "dev", str(objects), "-o", str(output), "--force")
+    assert partly.exit_code == 1
+    assert partly.stderr.splitlines()[0] == (
+        f"{objects}:4:55: error: Endpoints apps/api: Endpoints of Service api, which is not"
+        " headless without a selector: extgen writes endpoint objects for IP targets only;"
+        " left out"
+    )
+    assert output.read_text(encoding="utf-8") == written
+
+
+def test_help() -> None:
+    result = import_("--help")
+    assert result.exit_code == 0
+    assert "--env ENV PATH" in result.stdout
 
 
 @pytest.mark.parametrize(
