@@ -533,9 +533,9 @@ def _report_check(report: Reporter, check: Check) -> None:
 def import_command(
     ctx: click.Context, sources: tuple[tuple[str, str], ...], output: Path | None, force: bool
 ) -> None:
-    """Write a catalog from existing Services, EndpointSlices and Endpoints.
+    """Write a catalog from existing Services.
 
-    Reads Kubernetes YAML (manifests, `kustomize build` output, `kubectl get
+    Reads Services, EndpointSlices and Endpoints from Kubernetes YAML (manifests, `kustomize build` output, `kubectl get
     svc,endpointslices,endpoints -o yaml`), one environment per --env, and writes one
     dependency per Service name. Whatever the catalog cannot express is reported at its
     FILE:LINE:COL and left out (exit 1); the rest is written all the same.

@@ -46,7 +46,7 @@ def test_counts_of_one_are_singular(tmp_path: Path) -> None:
 def test_help_texts_are_whole_and_verify_names_what_it_needs() -> None:
     listing = run("--help").output.split("Commands:")[1]
     assert "..." not in listing and "\u2026" not in listing
-    for command in ("validate", "render", "verify", "schema"):
+    for command in ("validate", "render", "verify", "schema", "import"):
         assert f"  {command} " in listing
     verify_help = " ".join(run("verify", "--help").output.split())
     assert "Needs a `kustomize` binary on PATH, else `kubectl`" in verify_help
