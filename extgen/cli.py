@@ -535,10 +535,11 @@ def import_command(
 ) -> None:
     """Write a catalog from existing Services.
 
-    Reads Services, EndpointSlices and Endpoints from Kubernetes YAML (manifests, `kustomize build` output, `kubectl get
-    svc,endpointslices,endpoints -o yaml`), one environment per --env, and writes one
-    dependency per Service name. Whatever the catalog cannot express is reported at its
-    FILE:LINE:COL and left out (exit 1); the rest is written all the same.
+    Reads Services, EndpointSlices and Endpoints from Kubernetes YAML (manifests,
+    `kustomize build` output, `kubectl get svc,endpointslices,endpoints -o yaml`), one
+    environment per --env, and writes one dependency per Service name. Whatever the
+    catalog cannot express is reported at its FILE:LINE:COL and left out (exit 1); the
+    rest is written all the same.
     """
     from extgen.importer import import_catalog, usage_problem, write_catalog
 
