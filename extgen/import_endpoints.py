@@ -154,7 +154,7 @@ def _expected_ports(found: Found) -> list[PortKey] | None:
 
 def _port_keys(ports: Any) -> list[PortKey]:
     keys = []
-    for port in plain(ports) or []:
+    for port in plain(_items(ports)):
         if isinstance(port, dict):
             name = port.get("name") or ""
             keys.append(
@@ -277,11 +277,11 @@ def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) 
         findings.refuse(
             endpoints, tuple(key.split(".")), f"extgen cannot write {key}", with_service
         )
-    subsets = endpoints.body.get("subsets") or ()
-    subsets = subsets if isinstance(subsets, tuple) else ()
+    # What is not a list or a mapping where one is expected Kubernetes refuses: nothing
+    # is read from it.
+    subsets = [s if isinstance(s, dict) else {} for s in _items(endpoints.body.get("subsets"))]
     addresses: list[Address] = []
     for index, subset in enumerate(subsets):
-        subset = subset if isinstance(subset, dict) else {}
         at = ("subsets", index)
         if index and _port_keys(subset.get("ports")) != _port_keys(subsets[0].get("ports")):
             findings.refuse(
@@ -296,8 +296,9 @@ def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) 
             if key not in ("addresses", "ports") and subset[key]:
                 reason = f"subsets[{index}].{key}: extgen writes ready addresses only"
                 findings.refuse(endpoints, (*at, key), reason, with_service)
-        for number, item in enumerate(subset.get("addresses") or ()):
+        for number, item in enumerate(_items(subset.get("addresses"))):
             extra = [key for key in item if key != "ip"] if isinstance(item, dict) else ["ip"]
+            extra = extra or ([] if "ip" in item else ["ip"])
             if extra:
                 reason = (
                     f"subsets[{index}].addresses[{number}].{extra[0]}: extgen writes addresses only"
@@ -308,6 +309,10 @@ def _endpoints_addresses(found: Found, endpoints: Resource, findings: Findings) 
     if subsets:
         _check_ports(found, endpoints, ("subsets", 0, "ports"), subsets[0].get("ports"), findings)
     return addresses
+
+
+def _items(value: Any) -> tuple[Any, ...]:
+    return value if isinstance(value, tuple) else ()
 
 
 def _unique(addresses: Iterable[Address]) -> list[Address]:

@@ -87,7 +87,8 @@ def read_service(service: Resource, findings: Findings) -> Found | None:
         found.sources[("externalName",)] = service.place("spec", "externalName")
     elif form == "selector":
         found.value = plain(spec.get("selector"))
-        for key in found.value:
+        # Not a mapping: validation refuses it, at the selector.
+        for key in found.value if isinstance(found.value, dict) else ():
             found.sources[("selector", key)] = service.place("spec", "selector", key)
     return found
 

@@ -7,6 +7,7 @@ build each environment, and compare the built objects with the imported ones as 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -1351,3 +1352,65 @@ def test_notes_for_objects_without_namespace_and_slices_given_new_names(tmp_path
         "imported 1 dependency in 1 environment",
     ]
     assert "  dev: {namespace: default}\n" in result.stdout
+
+
+# --- robustness --------------------------------------------------------------------------
+
+ODD_VALUES = (
+    None,
+    1,
+    True,
+    "x",
+    "",
+    "None",
+    "10.0.0.1",
+    [],
+    {},
+    [1],
+    {"a": 1},
+    [{}],
+    [{"ip": None}],
+)
+
+
+@functools.cache
+def realistic_objects() -> list[dict[str, Any]]:
+    texts = [kustomize(FIXTURES / "repo" / "overlays" / env) for env in ("dev", "prod")]
+    texts.append((FIXTURES / "cluster-staging.yaml").read_text(encoding="utf-8"))
+    return [body for text in texts for body in objects_of(text)]
+
+
+@st.composite
+def damaged(draw: st.DrawFn, body: Any) -> Any:
+    """`body` with one value somewhere removed or replaced by one of another shape."""
+    if isinstance(body, dict) and body:
+        key = draw(st.sampled_from(sorted(body)))
+        action = draw(st.sampled_from(["remove", "replace", "descend"]))
+        rest = {k: v for k, v in body.items() if k != key}
+        if action == "remove":
+            return rest
+        value = (
+            draw(st.sampled_from(ODD_VALUES)) if action == "replace" else draw(damaged(body[key]))
+        )
+        return {**rest, key: value}
+    if isinstance(body, list) and body:
+        index = draw(st.integers(0, len(body) - 1))
+        value = draw(st.one_of(st.sampled_from(ODD_VALUES), damaged(body[index])))
+        return [*body[:index], value, *body[index + 1 :]]
+    return draw(st.sampled_from(ODD_VALUES))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_damaged_objects_are_reported_never_a_crash(data: st.DataObject) -> None:
+    objects = data.draw(st.lists(st.sampled_from(realistic_objects()), min_size=1, max_size=8))
+    for _ in range(data.draw(st.integers(1, 3))):
+        index = data.draw(st.integers(0, len(objects) - 1))
+        objects[index] = data.draw(damaged(objects[index]))
+    with tempfile.TemporaryDirectory() as directory:
+        path = write(Path(directory) / "in.yaml", objects)
+        result = import_("--env", "dev", str(path), "--env", "prod", str(path))
+        assert result.exit_code in (0, 1), result.output
+        assert "internal error" not in result.stderr
+        catalog = write_text(Path(directory) / "catalog.yaml", result.stdout)
+        assert run("validate", "-c", str(catalog)).exit_code == 0
