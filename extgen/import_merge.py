@@ -137,6 +137,40 @@ def _without(mapping: dict[str, Any], common: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if k not in common}
 
 
+@dataclass
+class _Hoisted:
+    """What a dependency says for all its environments, and each environment's rest."""
+
+    labels: dict[str, Any]
+    annotations: dict[str, Any]
+    namespaces: list[str] | None
+    ports: tuple[dict[str, Any], ...]
+    own_labels: dict[str, dict[str, Any]]  # by environment: labels not hoisted
+    own_annotations: dict[str, dict[str, Any]]
+
+
+def _hoisted(
+    targets: list[Target],
+    namespaces: dict[str, str],
+    shared: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+) -> _Hoisted:
+    labels = {
+        t.environment: _without(t.found.meta.labels, shared[t.environment][0]) for t in targets
+    }
+    notes = {
+        t.environment: _without(t.found.meta.annotations, shared[t.environment][1]) for t in targets
+    }
+    common_labels, common_notes = _common(list(labels.values())), _common(list(notes.values()))
+    return _Hoisted(
+        common_labels,
+        common_notes,
+        _namespaces(targets, namespaces),
+        _ports(targets),
+        {env: _without(values, common_labels) for env, values in labels.items()},
+        {env: _without(values, common_notes) for env, values in notes.items()},
+    )
+
+
 def _dependency(
     draft: Draft,
     namespaces: dict[str, str],
@@ -152,42 +186,36 @@ def _dependency(
         else:
             entry.setdefault(str(path[0]), {})[path[1]] = value
         sources[path] = first.source(*path)
-    labels = {
-        t.environment: _without(t.found.meta.labels, shared[t.environment][0]) for t in targets
-    }
-    notes = {
-        t.environment: _without(t.found.meta.annotations, shared[t.environment][1]) for t in targets
-    }
-    common_labels, common_notes = _common(list(labels.values())), _common(list(notes.values()))
-    for key, values in (("labels", common_labels), ("annotations", common_notes)):
+    hoisted = _hoisted(targets, namespaces, shared)
+    for key, values in (("labels", hoisted.labels), ("annotations", hoisted.annotations)):
         if values:
             entry[key] = values
             sources.update({(key, name): first.source(key, name) for name in values})
-    listed = _namespaces(targets, namespaces)
-    if listed is not None:
-        entry["namespaces"] = listed
-    ports = _ports(targets)
-    if ports:
-        entry["ports"] = list(ports)
-        holder = next(t for t in targets if t.found.ports == ports)
-        sources.update(
-            {path: where for path, where in holder.found.sources.items() if path[0] == "ports"}
-        )
+    if hoisted.namespaces is not None:
+        entry["namespaces"] = hoisted.namespaces
+    if hoisted.ports:
+        entry["ports"] = list(hoisted.ports)
+        holder = next(t for t in targets if t.found.ports == hoisted.ports)
+        sources.update({p: where for p, where in holder.found.sources.items() if p[0] == "ports"})
     entry["targets"] = {}
     for target in targets:
-        overrides: dict[str, Any] = {}
-        if target.namespaces != (listed or [namespaces[target.environment]]):
-            overrides["namespaces"] = target.namespaces
-        for key, values, common in (
-            ("labels", labels[target.environment], common_labels),
-            ("annotations", notes[target.environment], common_notes),
-        ):
-            if _without(values, common):
-                overrides[key] = _without(values, common)
-        if target.found.ports != ports:
-            overrides["ports"] = list(target.found.ports)
+        overrides = _overrides(target, hoisted, namespaces[target.environment])
         entry["targets"][target.environment] = _target_entry(target, overrides, sources)
     return entry, sources
+
+
+def _overrides(target: Target, hoisted: _Hoisted, namespace: str) -> dict[str, Any]:
+    """What a target says beyond its dependency (and its environment)."""
+    overrides: dict[str, Any] = {}
+    if target.namespaces != (hoisted.namespaces or [namespace]):
+        overrides["namespaces"] = target.namespaces
+    if hoisted.own_labels[target.environment]:
+        overrides["labels"] = hoisted.own_labels[target.environment]
+    if hoisted.own_annotations[target.environment]:
+        overrides["annotations"] = hoisted.own_annotations[target.environment]
+    if target.found.ports != hoisted.ports:
+        overrides["ports"] = list(target.found.ports)
+    return overrides
 
 
 def _namespaces(targets: list[Target], namespaces: dict[str, str]) -> list[str] | None:
