@@ -549,6 +549,9 @@ def import_command(
     if output is not None and output.exists() and not force:
         raise ExtgenError(f"{str(output)!r} exists; choose another file, or --force to replace it")
     report = reporter(ctx)
+    if output is None and report.format == "github":
+        # Standard output carries the catalog: GitHub's workflow commands would mix with it.
+        report.format = "text"
     imported = import_catalog(list(sources))
     for found in imported.problems:
         report.issue(Issue.of(found))

@@ -1414,3 +1414,19 @@ def test_damaged_objects_are_reported_never_a_crash(data: st.DataObject) -> None
         assert "internal error" not in result.stderr
         catalog = write_text(Path(directory) / "catalog.yaml", result.stdout)
         assert run("validate", "-c", str(catalog)).exit_code == 0
+
+
+def test_github_format_goes_to_stdout_only_when_the_catalog_does_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "in.yaml", [service("api", "apps", _external("10.0.0.1"))])
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    to_stdout = import_("--env", "dev", "in.yaml")
+    assert to_stdout.exit_code == 1
+    assert to_stdout.stdout.startswith("# Written by extgen import")
+    assert "::error" not in to_stdout.stdout
+    assert to_stdout.stderr.startswith("in.yaml:2:140: error: Service apps/api: '10.0.0.1'")
+    to_file = import_("--env", "dev", "in.yaml", "-o", "catalog.yaml")
+    assert to_file.exit_code == 1
+    assert to_file.stdout.startswith("::error file=in.yaml,line=2,col=140::Service apps/api:")
