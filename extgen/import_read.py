@@ -102,18 +102,18 @@ class Input:
     ignored: Counter[str] = field(default_factory=Counter)  # other kinds, by kind
 
 
-def read_paths(paths: list[str], stdin_text: str | None = None) -> Input:
+def read_paths(paths: list[str]) -> Input:
     """Every object in `paths` (in the order given; directories in sorted order)."""
     found = Input()
     for path in paths:
-        for name, text in _texts(path, stdin_text):
+        for name, text in _texts(path):
             _read_text(found, name, text)
     return found
 
 
-def _texts(path: str, stdin_text: str | None) -> Iterator[tuple[str, str]]:
+def _texts(path: str) -> Iterator[tuple[str, str]]:
     if path == STDIN:
-        yield STDIN_NAME, sys.stdin.read() if stdin_text is None else stdin_text
+        yield STDIN_NAME, sys.stdin.read()
         return
     root = FsPath(path)
     if root.is_dir():

@@ -15,7 +15,6 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
-from typing import Any
 
 from extgen import k8s
 from extgen.catalog import parse_catalog
@@ -23,7 +22,7 @@ from extgen.errors import CatalogError, ExtgenError, Problem
 from extgen.import_environment import ImportedEnvironment, read_environment
 from extgen.import_merge import Draft, Sources, catalog_data, merge
 from extgen.import_meta import Findings
-from extgen.import_read import STDIN, read_paths
+from extgen.import_read import STDIN, Place, read_paths
 from extgen.import_write import catalog_text
 from extgen.yamlio import NodePath, node_paths
 
@@ -35,6 +34,9 @@ MAX_ROUNDS = 10
 
 @dataclass
 class Imported:
+    """The catalog's text; what was left out (problems) and what changed on the way
+    (notes); counts of what was imported, and of the objects of other kinds passed over."""
+
     text: str
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -43,7 +45,7 @@ class Imported:
     ignored: dict[str, int] = field(default_factory=dict)
 
 
-def import_catalog(sources: list[tuple[str, str]], stdin_text: str | None = None) -> Imported:
+def import_catalog(sources: list[tuple[str, str]]) -> Imported:
     """(environment, path) pairs -> the catalog; a path may be given for several
     environments, and an environment several paths (their objects together)."""
     paths: dict[str, list[str]] = {}
@@ -52,7 +54,7 @@ def import_catalog(sources: list[tuple[str, str]], stdin_text: str | None = None
     findings = Findings()
     environments, ignored = [], dict[str, int]()
     for name, listed in paths.items():
-        given = read_paths(listed, stdin_text)
+        given = read_paths(listed)
         for kind, count in given.ignored.items():
             ignored[kind] = ignored.get(kind, 0) + count
         environments.append(read_environment(name, given, findings))
@@ -140,7 +142,7 @@ def _leave_out(
     return [e for e in environments if e.name not in dropped_environments], kept
 
 
-def _source(sources: Sources, path: NodePath) -> Any:
+def _source(sources: Sources, path: NodePath) -> Place:
     """Where the nearest node at or above `path` was read."""
     for end in range(len(path), 0, -1):
         if path[:end] in sources:
