@@ -121,7 +121,7 @@ def _namespace(found: list[Found], resources: list[Resource]) -> tuple[str, Plac
         return "default", None
     namespace = min(counts, key=lambda ns: (-counts[ns], ns))
     holders = [f.service for f in found if f.namespace == namespace] or resources
-    return namespace, holders[0].place("metadata")
+    return namespace, holders[0].place("metadata", "namespace")
 
 
 def _mode(found: list[Found]) -> str:

@@ -246,6 +246,40 @@ def test_several_paths_of_one_environment_are_read_together(tmp_path: Path) -> N
 # (name, manifest of environment dev in in.yaml, the errors as printed)
 REFUSED = [
     (
+        "a-namespace-of-kubernetes",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system}
+spec:
+  selector: {k8s-app: kube-dns}
+  ports: [{name: dns, port: 53, protocol: UDP}]
+""",
+        [
+            "in.yaml:3:39: error: environment 'dev' (its namespace, from the objects):"
+            " namespace 'kube-system' belongs to Kubernetes itself (kube-system, kube-public,"
+            " kube-node-lease): a Service there could replace one of the cluster's own, such"
+            " as kube-dns; choose a namespace of your own; left out",
+        ],
+    ),
+    (
+        "external-name-to-itself",
+        """\
+apiVersion: v1
+kind: Service
+metadata: {name: loop, namespace: apps}
+spec:
+  type: ExternalName
+  externalName: loop.apps.svc.cluster.local
+""",
+        [
+            "in.yaml:6:17: error: Service apps/loop: 'loop.apps.svc.cluster.local' is this"
+            " Service's own name in the cluster: the ExternalName would point at itself, a"
+            " CNAME loop that CoreDNS answers nothing for (allowInternal does not change that);"
+            " point it outside the cluster; left out",
+        ],
+    ),
+    (
         "external-ips",
         """\
 apiVersion: v1
