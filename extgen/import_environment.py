@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from extgen.cluster import namespace_problem
 from extgen.errors import Problem
 from extgen.import_endpoints import CONTROLLER, MIRRORING, attach, slice_manager, slice_service
 from extgen.import_meta import Findings, plain
@@ -119,7 +120,11 @@ def _namespace(found: list[Found], resources: list[Resource]) -> tuple[str, Plac
     counts = Counter(f.namespace for f in found) or Counter(r.namespace for r in resources)
     if not counts:
         return "default", None
-    namespace = min(counts, key=lambda ns: (-counts[ns], ns))
+    # Not one of Kubernetes' own namespaces, where there is another: a Service there is
+    # refused on its own, rather than the whole environment with it.
+    namespace = min(
+        counts, key=lambda ns: (namespace_problem(ns, None) is not None, -counts[ns], ns)
+    )
     holders = [f.service for f in found if f.namespace == namespace] or resources
     return namespace, holders[0].place("metadata", "namespace")
 

@@ -193,6 +193,9 @@ def _dependency(
             sources.update({(key, name): first.source(key, name) for name in values})
     if hoisted.namespaces is not None:
         entry["namespaces"] = hoisted.namespaces
+        holder = next(t for t in targets if t.namespaces == hoisted.namespaces)
+        for index in range(len(hoisted.namespaces)):
+            sources[("namespaces", index)] = holder.found.service.place("metadata", "namespace")
     if hoisted.ports:
         entry["ports"] = list(hoisted.ports)
         holder = next(t for t in targets if t.found.ports == hoisted.ports)

@@ -254,12 +254,28 @@ metadata: {name: kube-dns, namespace: kube-system}
 spec:
   selector: {k8s-app: kube-dns}
   ports: [{name: dns, port: 53, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: metrics, namespace: kube-system}
+spec:
+  selector: {k8s-app: metrics}
+  ports: [{name: https, port: 443}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: apps}
+spec: {type: ExternalName, externalName: api.example.com}
 """,
         [
-            "in.yaml:3:39: error: environment 'dev' (its namespace, from the objects):"
-            " namespace 'kube-system' belongs to Kubernetes itself (kube-system, kube-public,"
-            " kube-node-lease): a Service there could replace one of the cluster's own, such"
-            " as kube-dns; choose a namespace of your own; left out",
+            "in.yaml:3:39: error: Service kube-system/kube-dns: namespace 'kube-system' belongs"
+            " to Kubernetes itself (kube-system, kube-public, kube-node-lease): a Service there"
+            " could replace one of the cluster's own, such as kube-dns; choose a namespace of"
+            " your own; left out",
+            "in.yaml:10:38: error: Service kube-system/metrics: namespace 'kube-system' belongs"
+            " to Kubernetes itself (kube-system, kube-public, kube-node-lease): a Service there"
+            " could replace one of the cluster's own, such as kube-dns; choose a namespace of"
+            " your own; left out",
         ],
     ),
     (
