@@ -876,7 +876,7 @@ def test_what_cannot_be_expressed_is_reported_and_left_out(
 
 def test_the_rest_of_a_file_is_imported_beside_what_is_left_out(tmp_path: Path) -> None:
     manifest = (
-        REFUSED[0][1]
+        next(row[1] for row in REFUSED if row[0] == "external-ips")
         + "---\n"
         + dedent(
             """
