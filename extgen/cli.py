@@ -569,18 +569,14 @@ def import_command(
     report.detail("environments", imported.environments)
     report.detail("dependencies", imported.dependencies)
     summary = (
-        f"imported {_count(imported.dependencies, 'dependency', 'dependencies')} in"
-        f" {_count(imported.environments, 'environment', 'environments')}"
+        f"imported {plural(imported.dependencies, 'dependency', 'dependencies')} in"
+        f" {plural(imported.environments, 'environment')}"
         + (f" into {output}" if output is not None else "")
     )
     if imported.problems:
         report.finish(False, f"{summary}; {len(imported.problems)} problem(s), left out")
         raise click.exceptions.Exit(EXIT_PROBLEM)
     report.finish(True, summary)
-
-
-def _count(number: int, one: str, many: str) -> str:
-    return f"{number} {one if number == 1 else many}"
 
 
 # extgen builds hundreds of thousands of small objects that live until it exits, and
