@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from extgen import layout
+from extgen.cluster import cluster_of
 from extgen.manifest import Body, DeliveryFile, Manifest
 from extgen.model import Environment
 from extgen.records import source_order
@@ -45,11 +46,27 @@ def used(catalog: Catalog) -> dict[str, list[str]]:
     return {name: sorted(namespaces) for name, namespaces in found.items()}
 
 
+def created(catalog: Catalog, used: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per environment with createNamespaces, the Namespaces it writes: those it uses,
+    less any that an environment before it (in name order) on the same cluster writes,
+    so that no two applications hold one Namespace."""
+    claimed: set[tuple[object, str]] = set()
+    written = {}
+    for name, environment in sorted(catalog.environments.items()):
+        if not environment.create_namespaces:
+            continue
+        cluster = cluster_of(environment, with_gitops=True)
+        key = cluster.key if cluster is not None else name
+        written[name] = [ns for ns in used.get(name, []) if (key, ns) not in claimed]
+        claimed.update((key, ns) for ns in written[name])
+    return written
+
+
 def environment_files(
     name: str, environment: Environment, shards: int, namespaces: list[str]
 ) -> tuple[DeliveryFile, ...]:
     """The environment's own files, at paths relative to OUT."""
-    if not environment.create_namespaces:
+    if not namespaces:
         return ()
     first = None if shards == 1 else layout.shard_directory(0)
     directory = layout.environment_directory(name, first)

@@ -207,9 +207,10 @@ def plan_catalog(catalog: Catalog) -> Plan:
     environments = []
     totals = object_counts(catalog)
     used = namespaces.used(catalog) if namespaces.wanted(catalog) else {}
+    created = namespaces.created(catalog, used)
     for index, (name, env) in enumerate(catalog.environments.items()):
         shards = shard_count(totals[name], env)
-        files = namespaces.environment_files(name, env, shards, used.get(name, []))
+        files = namespaces.environment_files(name, env, shards, created.get(name, []))
         environments.append(EnvironmentPlan(name, env, index, catalog, shards, files))
     # The delivery objects address the environments' kustomizations and namespaces.
     destinations = [

@@ -800,7 +800,10 @@ def test_app_project_allows_the_repository_the_destinations_and_the_kinds_only(
     catalog = four_environment_catalog(tmp_path, gitops)
     (catalog / "environments.yaml").write_text(environments)
     deps = (catalog / "dependencies.yaml").read_text()
-    deps = deps.replace("  - name: dep-0\n", "  - name: dep-0\n    namespaces: [shared]\n")
+    # dev and dr (each on its cluster) also write into `shared`.
+    for target in ("dev: d0.example.com", "dr: r0.example.com"):
+        env, host = target.split(": ")
+        deps = deps.replace(target, f"{env}: {{externalName: {host}, namespaces: [shared]}}")
     (catalog / "dependencies.yaml").write_text(deps)
     out = tmp_path / "overlays"
     render(catalog, out)
@@ -909,7 +912,10 @@ def test_created_namespaces_are_never_deleted_and_live_in_the_first_shard(
     catalog = four_environment_catalog(tmp_path, gitops)
     (catalog / "environments.yaml").write_text(environments)
     deps = (catalog / "dependencies.yaml").read_text()
-    deps = deps.replace("  - name: dep-3\n", "  - name: dep-3\n    namespaces: [zeta, apps-prod]\n")
+    deps = deps.replace(
+        "prod: p3.example.com",
+        "prod: {externalName: p3.example.com, namespaces: [zeta, apps-prod]}",
+    )
     (catalog / "dependencies.yaml").write_text(deps)
     out = tmp_path / "overlays"
     render(catalog, out)
@@ -1065,3 +1071,31 @@ def test_a_field_the_crd_does_not_know_is_refused(tmp_path: Path) -> None:
         for body in documents:
             wrong = {**body, "spec": {**body["spec"], "prunee": True}}
             assert [v.format() for v in crd.validate(wrong)] == ["spec.prunee: unknown field"]
+
+
+def test_a_namespace_shared_on_one_cluster_is_written_by_one_environment(
+    tmp_path: Path,
+) -> None:
+    environments = FOUR_ENVIRONMENTS.replace(
+        "{namespace: apps-dev}", "{namespace: apps-dev, createNamespaces: true}"
+    ).replace("{namespace: apps-staging}", "{namespace: apps-staging, createNamespaces: true}")
+    gitops = "gitops: {repository: 'https://g.example.com/r.git', flux: {}}\n"
+    catalog = four_environment_catalog(tmp_path, gitops)
+    (catalog / "environments.yaml").write_text(environments)
+    deps = (catalog / "dependencies.yaml").read_text()
+    for target in ("dev: d1.example.com", "staging: s2.example.com"):
+        env, host = target.split(": ")
+        deps = deps.replace(target, f"{env}: {{externalName: {host}, namespaces: [shared]}}")
+    (catalog / "dependencies.yaml").write_text(deps)
+    out = tmp_path / "overlays"
+    render(catalog, out)
+
+    def names(env: str) -> list[str]:
+        text = (out / env / "_namespaces.yaml").read_text()
+        return [body["metadata"]["name"] for body in parse_all_core(text, env) if body]
+
+    # dev and staging share the cluster: `shared` is dev's (the first by name) alone.
+    assert names("dev") == ["apps-dev", "shared"]
+    assert names("staging") == ["apps-staging"]
+    result = run("verify", "-c", str(catalog), "-o", str(out))
+    assert result.exit_code == 0, result.output
