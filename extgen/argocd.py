@@ -27,16 +27,31 @@ RETRY: Body = {"limit": 5, "backoff": {"duration": "30s", "factor": 2, "maxDurat
 # The project extgen's root application is in: Argo CD's own, referred to, never written.
 # It must not be extgen's AppProject, whose applications could then write Argo CD objects.
 ROOT_PROJECT = "default"
-# What the AppProject lets extgen's applications write: the kinds extgen generates.
-# Extend these lists when extgen generates more kinds.
-PROJECT_NAMESPACED_KINDS: list[tuple[str, str]] = [
-    ("", "Service"),
-    ("discovery.k8s.io", "EndpointSlice"),
-    ("", "Endpoints"),
+# What the AppProject lets extgen's applications write: the kinds extgen generates, each
+# with the environment setting that makes extgen write it. Extend these lists when extgen
+# generates more kinds.
+Wanted = Callable[[Environment], bool]
+PROJECT_NAMESPACED_KINDS: list[tuple[str, str, Wanted]] = [
+    ("", "Service", lambda env: True),
+    ("discovery.k8s.io", "EndpointSlice", lambda env: True),
+    ("", "Endpoints", lambda env: True),
+    ("", "ConfigMap", lambda env: env.connection_config),
+    ("networking.k8s.io", "NetworkPolicy", lambda env: env.network_policy is not None),
+    (
+        "cilium.io",
+        "CiliumNetworkPolicy",
+        lambda env: env.network_policy is not None and env.network_policy.fqdn == "cilium",
+    ),
+    ("monitoring.coreos.com", "Probe", lambda env: env.probes is not None),
 ]
-# Cluster-scoped kinds, each with the environment setting that makes extgen write it.
-PROJECT_CLUSTER_KINDS: list[tuple[str, str, Callable[[Environment], bool]]] = [
-    ("", "Namespace", lambda environment: environment.create_namespaces),
+PROJECT_CLUSTER_KINDS: list[tuple[str, str, Wanted]] = [
+    ("", "Namespace", lambda env: env.create_namespaces),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", lambda env: env.admission_policy),
+    (
+        "admissionregistration.k8s.io",
+        "ValidatingAdmissionPolicyBinding",
+        lambda env: env.admission_policy,
+    ),
 ]
 
 
@@ -176,11 +191,7 @@ def _app_project(
         for namespace in namespaces[element["environment"]]:
             key = (element["server"], element["cluster"], namespace)
             destinations[key] = _destination(element, namespace)
-    cluster_kinds = [
-        {"group": group, "kind": kind}
-        for group, kind, wanted in PROJECT_CLUSTER_KINDS
-        if any(wanted(env.environment) for env in environments)
-    ]
+    settings = [env.environment for env in environments]
     metadata = metadata_of(group_name(argocd.name_prefix), argocd.namespace)
     # Before the applications that name it: the root application syncs in waves.
     metadata["annotations"] = {"argocd.argoproj.io/sync-wave": "-1"}
@@ -188,10 +199,8 @@ def _app_project(
         "description": "External dependencies written by extgen",
         "sourceRepos": [gitops.repository],
         "destinations": [destinations[key] for key in sorted(destinations)],
-        "clusterResourceWhitelist": cluster_kinds,
-        "namespaceResourceWhitelist": [
-            {"group": group, "kind": kind} for group, kind in PROJECT_NAMESPACED_KINDS
-        ],
+        "clusterResourceWhitelist": _kinds(PROJECT_CLUSTER_KINDS, settings),
+        "namespaceResourceWhitelist": _kinds(PROJECT_NAMESPACED_KINDS, settings),
     }
     body: Body = {
         "apiVersion": ARGOCD_API,
@@ -200,3 +209,12 @@ def _app_project(
         "spec": spec,
     }
     return Manifest(body)
+
+
+def _kinds(kinds: list[tuple[str, str, Wanted]], settings: list[Environment]) -> list[Body]:
+    """The kinds that at least one environment makes extgen write."""
+    return [
+        {"group": group, "kind": kind}
+        for group, kind, wanted in kinds
+        if any(wanted(environment) for environment in settings)
+    ]

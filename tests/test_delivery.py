@@ -1099,3 +1099,37 @@ def test_a_namespace_shared_on_one_cluster_is_written_by_one_environment(
     assert names("staging") == ["apps-staging"]
     result = run("verify", "-c", str(catalog), "-o", str(out))
     assert result.exit_code == 0, result.output
+
+
+def test_the_app_project_allows_every_object_of_the_example_and_no_other_kind(
+    tmp_path: Path,
+) -> None:
+    """prod turns on createNamespaces and every guardrail: each object its applications
+    build must be of a kind, and in a (cluster, namespace), that the project allows."""
+    out = tmp_path / "overlays"
+    render(ROOT / "catalog", out)
+    (project,) = delivered(out)["_gitops/argocd/appproject.yaml"]
+    spec = project["spec"]
+    namespaced = {(k["group"], k["kind"]) for k in spec["namespaceResourceWhitelist"]}
+    cluster_scoped = {(k["group"], k["kind"]) for k in spec["clusterResourceWhitelist"]}
+    destinations = {
+        (d.get("server") or d.get("name"), d["namespace"]) for d in spec["destinations"]
+    }
+    seen: set[tuple[str, str]] = set()
+    for app in applications(out):
+        if app["spec"]["project"] != project["metadata"]["name"]:
+            continue
+        destination = app["spec"]["destination"]
+        cluster = destination.get("server") or destination.get("name")
+        for body in built_objects(out, app["spec"]["source"]["path"]):
+            group = body["apiVersion"].rpartition("/")[0]
+            kind = (group, body["kind"])
+            seen.add(kind)
+            namespace = body["metadata"].get("namespace")
+            if namespace is None:
+                assert kind in cluster_scoped, kind
+            else:
+                assert kind in namespaced, kind
+                assert (cluster, namespace) in destinations, (cluster, namespace)
+    # Nothing is allowed that extgen does not write.
+    assert namespaced | cluster_scoped == seen
