@@ -29,6 +29,10 @@ Glossary, one name per concept:
 - guardrails (`guardrails.py`): objects an environment asks for beyond the Services:
   per dependency (network policies, probes) in its file, the environment's own (the
   connection ConfigMaps, the admission policy) in `_guardrails.yaml`.
+- destination (`deploy.Destination`): an environment as delivery sees it; root
+  application: the Argo CD application that syncs OUT/_gitops/argocd (`argocd.py`);
+  an environment's own files (`EnvironmentPlan.files`): e.g. `_namespaces.yaml`, the
+  Namespaces of `createNamespaces` (`namespaces.py`).
 - violation (`crd.Violation`): a field a shipped CRD schema refuses.
 - finding (`verify.Finding`): what `verify` found wrong in a build; issue
   (`report.Issue`): anything reported, in the format asked for.

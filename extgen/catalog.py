@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from extgen import cluster, fields, k8s, parallel, policy
+from extgen.delivery import environment_name_problems, settings_problems
 from extgen.errors import CatalogError, ExtgenError, Position, Problem
 from extgen.fields import is_scp_url
 from extgen.layout import LONGEST_SHARD_SUFFIX
@@ -590,6 +591,7 @@ _MAX_DELIVERY_NAME = 63
 
 
 def _gitops_problems(gitops: GitOps) -> Iterable[Fault]:
+    yield from settings_problems(gitops)
     if gitops.argocd is None and gitops.flux is None:
         yield (), "gitops needs 'argocd' and/or 'flux': the objects to write for delivery"
     flux = gitops.flux
@@ -602,6 +604,7 @@ def _gitops_problems(gitops: GitOps) -> Iterable[Fault]:
 
 
 def _delivery_name_problems(gitops: GitOps, environment: str) -> Iterable[str]:
+    yield from environment_name_problems(gitops, environment)
     for tool, settings in (("Argo CD", gitops.argocd), ("Flux", gitops.flux)):
         if settings is None:
             continue

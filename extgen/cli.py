@@ -20,6 +20,7 @@ import click
 
 from extgen import __version__
 from extgen.catalog import Catalog, read_catalog
+from extgen.delivery import check_output_path
 from extgen.errors import ExtgenError
 from extgen.output import Scan, locked
 from extgen.plan import object_counts, plan_catalog
@@ -234,7 +235,9 @@ def _planned_changes(catalog: Path, out: Path, templates: Path | None) -> Change
     """What rendering the catalog into OUT changes; OUT is scanned while the catalog is
     read (`output.Scan`)."""
     with Scan(out) as scan:
-        plan = plan_catalog(read_catalog(catalog))
+        loaded = read_catalog(catalog)
+        check_output_path(loaded.gitops, out)  # the delivery objects must point at OUT
+        plan = plan_catalog(loaded)
         return plan_changes(out, plan, Renderer(templates), scan.result())
 
 

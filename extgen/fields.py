@@ -427,6 +427,8 @@ _DURATION = re.compile(r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+")
 _URL = re.compile(r"(https?|ssh)://[^\s/@]+(@[^\s/]+)?(/\S*)?")
 _SCP_URL = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+")
 _SERVER = re.compile(r"https?://[^\s/]+(/\S*)?")
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+_VERSION = re.compile(r"v?[0-9]+(\.[0-9]+)+([-+][0-9A-Za-z.+-]*)?")
 _NAME_PREFIX = re.compile(r"([a-z0-9]([-a-z0-9]*)?)?")
 
 
@@ -459,6 +461,58 @@ def _revision(value: str) -> str:
     return value
 
 
+def reads_as_version(name: str) -> bool:
+    """`v1.2.0`, `1.2`: a tag, usually, though branches are named so too."""
+    return _VERSION.fullmatch(name) is not None
+
+
+def revision_form(value: Any) -> Any:
+    """gitops.revision written as one string -> its explicit mapping form.
+
+    A bare name is a branch, as Flux and Argo CD take it; one that reads as a version
+    is refused, since the user most likely means the tag and both tools would follow a
+    branch (Flux) or a semver range over tags (Argo CD) instead.
+    """
+    text = _text(value)
+    if not isinstance(text, str):
+        return text
+    name = _revision(text)
+    for prefix, kind in (("refs/heads/", "branch"), ("refs/tags/", "tag")):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return {kind: name.removeprefix(prefix)}
+    if name.startswith("refs/"):
+        return {"name": name}
+    if _COMMIT.fullmatch(name):
+        return {"commit": name}
+    if reads_as_version(name):
+        raise fail(
+            f"revision {name!r} reads as a version: write {{tag: {name}}} for the tag, or"
+            f" {{branch: {name}}} for a branch of that name"
+        )
+    return {"branch": name}
+
+
+def _commit(value: str) -> str:
+    if not _COMMIT.fullmatch(value):
+        raise fail(
+            f"invalid commit {value!r}: expected its full hash, 40 (SHA-1) or 64 (SHA-256)"
+            " lower-case hexadecimal digits"
+        )
+    return value
+
+
+def _semver_range(value: str) -> str:
+    if not value.strip():
+        raise fail(f"invalid semver range {value!r}: a range over tags, e.g. '>=1.2.0 <1.3.0'")
+    return value
+
+
+def _full_reference(value: str) -> str:
+    if not value.startswith("refs/"):
+        raise fail(f"invalid reference {value!r}: a full Git reference, e.g. refs/pull/1/head")
+    return value
+
+
 def _cluster_name(value: str) -> str:
     if not value.strip() or value != value.strip():
         raise fail(f"invalid cluster name {value!r}: Argo CD's name of the cluster, not blank")
@@ -480,6 +534,9 @@ RepositoryUrl = Annotated[
 ]
 RepositoryPath = Annotated[Text, AfterValidator(_repository_path)]
 Revision = Annotated[Text, AfterValidator(_revision)]
+CommitId = Annotated[Text, AfterValidator(_commit)]
+SemverRange = Annotated[Text, AfterValidator(_semver_range)]
+FullReference = Annotated[Text, AfterValidator(_revision), AfterValidator(_full_reference)]
 ClusterServer = Annotated[
     Text, _matching("cluster server", _SERVER, "the API server's https:// URL")
 ]

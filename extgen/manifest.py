@@ -64,7 +64,8 @@ class Manifest:
 
 @dataclass(frozen=True)
 class DeliveryFile:
-    """A file of Argo CD or Flux objects (see `delivery.py`), at a path relative to OUT."""
+    """A file of objects other than a dependency's (Argo CD and Flux objects, see
+    `delivery.py`; an environment's own, see `namespaces.py`), at a path relative to OUT."""
 
     path: str
     manifests: tuple[Manifest, ...]

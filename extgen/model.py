@@ -34,8 +34,10 @@ from extgen.fields import (
     ClusterDomain,
     ClusterName,
     ClusterServer,
+    CommitId,
     Duration,
     EndpointIP,
+    FullReference,
     Hostname,
     LabelKey,
     LabelValue,
@@ -50,6 +52,7 @@ from extgen.fields import (
     RepositoryUrl,
     Revision,
     SelectorKey,
+    SemverRange,
     ServerName,
     ServiceName,
     TargetPort,
@@ -58,6 +61,7 @@ from extgen.fields import (
     looks_like_ip,
     non_empty,
     own_label_problems,
+    revision_form,
 )
 from extgen.guardrail_fields import BlackboxModule, ProberUrl, PrometheusDuration
 from extgen.yamlio import NodePath, SourceScalar
@@ -285,6 +289,22 @@ class Environment(Model):
     probes: Annotated[Probes | None, BeforeValidator(_settings)] = Field(
         None, description="A Prometheus Operator Probe per dependency (blackbox exporter)"
     )
+    create_namespaces: Boolean = Field(
+        False,
+        description="Write a Namespace for each namespace the environment's objects are in;"
+        " Argo CD and Flux never delete them",
+    )
+    namespace_labels: Labels = Field(
+        default_factory=dict, description="Labels of the Namespaces that createNamespaces writes"
+    )
+
+    @model_validator(mode="after")
+    def _labels_need_namespaces(self) -> Environment:
+        if self.namespace_labels and not self.create_namespaces:
+            raise fail(
+                "namespaceLabels needs createNamespaces: true (they label the Namespaces it writes)"
+            )
+        return self
 
 
 class TargetOverrides(Model):
@@ -496,7 +516,11 @@ class ArgoCD(Model):
     """Argo CD objects that deploy every environment (or every shard) to its cluster."""
 
     namespace: Namespace = Field("argocd", description="Namespace Argo CD runs in")
-    project: ObjectName = Field("default", description="Argo CD project of the applications")
+    project: ObjectName | None = Field(
+        None,
+        description="An existing AppProject for the applications; by default extgen writes"
+        " one of least privilege, named after namePrefix",
+    )
     applications: Literal["ApplicationSet", "Application"] = Field(
         "ApplicationSet",
         description="One ApplicationSet for all environments, or one Application each",
@@ -526,12 +550,50 @@ class Flux(Model):
     )
 
 
+REVISION_KINDS = ("branch", "tag", "semver", "commit", "name")
+
+
+class GitRevision(Model):
+    """The Git reference that clusters follow: exactly one of its fields."""
+
+    branch: Revision | None = Field(None, description="A branch, e.g. main")
+    tag: Revision | None = Field(None, description="A tag, e.g. v1.2.0")
+    semver: SemverRange | None = Field(
+        None, description="A semver range over tags, e.g. '>=1.2.0 <1.3.0'"
+    )
+    commit: CommitId | None = Field(None, description="A commit's full hash")
+    name: FullReference | None = Field(None, description="A full reference, e.g. refs/pull/1/head")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GitRevision:
+        given = [kind for kind in REVISION_KINDS if getattr(self, kind) is not None]
+        if len(given) != 1:
+            found = f"has {' and '.join(given)}" if given else "has none"
+            raise fail(
+                f"a revision mapping needs exactly one of branch, tag, semver, commit; it {found}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(kind for kind in REVISION_KINDS if getattr(self, kind) is not None)
+
+    @property
+    def value(self) -> str:
+        return str(getattr(self, self.kind))
+
+
 class GitOps(Model):
     """Where the output is committed, and which delivery objects extgen writes for it."""
 
     repository: RepositoryUrl = Field(description="URL of the Git repository of the output")
-    revision: Revision = Field(
-        "main", description="Branch (or tag, commit, refs/...) that clusters follow"
+    revision: Annotated[
+        GitRevision, BeforeValidator(revision_form, json_schema_input_type=str | GitRevision)
+    ] = Field(
+        "main",  # validated: becomes {branch: main}
+        validate_default=True,
+        description="What clusters follow: a branch, refs/heads/X, refs/tags/X, a commit, or"
+        " {branch|tag|semver|commit: X}",
     )
     path: RepositoryPath = Field(
         "overlays", description="The output directory's path in the repository"

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from extgen import guardrails, layout, policy
-from extgen.delivery import Destination, plan_delivery
+from extgen import guardrails, layout, namespaces, policy
+from extgen.delivery import plan_delivery
+from extgen.deploy import Destination
 from extgen.manifest import (
     MANAGER,
     MAX_ENDPOINTS_PER_SLICE,
@@ -107,6 +108,8 @@ class EnvironmentPlan:
     index: int  # in the catalog's environments, and in its records' counts and digests
     catalog: Catalog = field(repr=False)
     shards: int = 1
+    # Its own objects (e.g. Namespaces), in files of its first deployment's directory.
+    files: tuple[DeliveryFile, ...] = ()
 
     @property
     def dependencies(self) -> tuple[DependencyPlan, ...]:
@@ -203,11 +206,17 @@ class Plan:
 def plan_catalog(catalog: Catalog) -> Plan:
     environments = []
     totals = object_counts(catalog)
+    used = namespaces.used(catalog) if namespaces.wanted(catalog) else {}
+    created = namespaces.created(catalog, used)
     for index, (name, env) in enumerate(catalog.environments.items()):
         shards = shard_count(totals[name], env)
-        environments.append(EnvironmentPlan(name, env, index, catalog, shards))
-    # The delivery objects address the environments' kustomizations.
-    destinations = [Destination(e.name, e.environment, e.shard_directories()) for e in environments]
+        files = namespaces.environment_files(name, env, shards, created.get(name, []))
+        environments.append(EnvironmentPlan(name, env, index, catalog, shards, files))
+    # The delivery objects address the environments' kustomizations and namespaces.
+    destinations = [
+        Destination(e.name, e.environment, e.shard_directories(), used.get(e.name, []))
+        for e in environments
+    ]
     return Plan(tuple(environments), plan_delivery(catalog.gitops, destinations))
 
 

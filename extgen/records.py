@@ -48,6 +48,8 @@ _NOT_IN_DEPENDENCY_FILES = {
         # guardrails written to the environment's own file, not to its dependencies'
         "admission_policy",
         "connection_config",
+        "create_namespaces",
+        "namespace_labels",
     },
     "dependency": {"allow_internal", "targets"},
 }

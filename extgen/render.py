@@ -36,7 +36,7 @@ from extgen.yamlio import core_value, parse_generated
 # Changes whenever the same catalog and templates would give other text (planning,
 # quoting, sealing): files in OUT are then rendered again even where their seal matched.
 # tests/test_render_format.py fails when the output changes and this number does not.
-RENDER_FORMAT = 5
+RENDER_FORMAT = 6
 OBJECTS_TEMPLATE = "objects.yaml.j2"
 
 
@@ -282,6 +282,11 @@ class Renderer:
         name = None if shard is None else layout.shard_directory(shard)
         files = {}
         resources = []
+        directory = layout.environment_directory(env_plan.name, name)
+        for extra in env_plan.files:  # the environment's own files, e.g. its Namespaces
+            if layout.directory_of(extra.path) == directory:
+                files[extra.path] = self.objects(extra.path, extra.manifests)
+                resources.append(extra.path.rpartition("/")[2])
         own = env_plan.environment_manifests() if not shard else []
         if own:  # in the environment's first kustomization, which every deployment builds
             path = layout.environment_file(env_plan.name, name)
@@ -291,7 +296,7 @@ class Renderer:
             path = layout.dependency_file(env_plan.name, name, dep.name)
             files[path] = self.dependency(path, dep)
             resources.append(f"{dep.name}.yaml")
-        path = layout.kustomization_file(layout.environment_directory(env_plan.name, name))
+        path = layout.kustomization_file(directory)
         files[path] = self.kustomization(path, resources, [layout.base_reference(name)])
         return files
 

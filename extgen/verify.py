@@ -293,6 +293,9 @@ def _environment_jobs(env: EnvironmentPlan) -> list[_Job]:
     # The environment's own objects are in its first kustomization (see Renderer).
     for manifest in env.environment_manifests():
         expected[0][manifest.key()] = (digest(manifest.built()), manifest, 0)
+    for extra in env.files:  # the environment's own files, in its first directory
+        for manifest in extra.manifests:
+            expected[0][manifest.key()] = (digest(manifest.built()), manifest, 0)
     jobs = []
     for index, shard in enumerate(shards):
         ordered = sorted(expected[index].items(), key=lambda item: (item[1][1].name, item[1][2]))

@@ -24,6 +24,7 @@ environments:
   prod: {namespace: apps, endpoints: both, cluster: {server: "https://prod.example.com"}}
 gitops:
   repository: https://github.com/example/gitops.git
+  path: deploy  # OUT is a temporary directory: any name
   argocd: {}
   flux: {}
 """

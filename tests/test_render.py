@@ -75,6 +75,8 @@ def test_every_environment_builds_with_kustomize_and_equals_the_plan(
     assert [finding.format() for finding in report.findings] == []
     assert report.environments == len(plan.environments)
     delivered = sum(len(file.manifests) for file in plan.delivery)
+    # The environments' own objects too (their Namespaces, with createNamespaces).
+    delivered += sum(len(file.manifests) for env in plan.environments for file in env.files)
     assert report.objects == sum(len(env.manifests()) for env in plan.environments) + delivered
 
 

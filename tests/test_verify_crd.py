@@ -90,10 +90,10 @@ def test_missing_required_field_in_a_git_repository(tmp_path: Path) -> None:
 
     errors = verify_errors(catalog, out)
     assert errors[0] == (
-        "error: _gitops/flux/prod: GitRepository/flux-system/extgen-repository: spec.url:"
+        "error: _gitops/flux/prod: GitRepository/flux-system/extgen-prod: spec.url:"
         " invalid in the fluxcd/source-controller v1.9.1 CRD schema: required field missing"
     )
     assert errors[1:] == [
-        "error: _gitops/flux/prod: GitRepository/flux-system/extgen-repository: spec.url:"
+        "error: _gitops/flux/prod: GitRepository/flux-system/extgen-prod: spec.url:"
         " missing, expected 'https://git.example.com/platform/gitops.git'"
     ]

@@ -399,7 +399,8 @@ UNKNOWN_KIND = Manifest(
 def test_argocd_and_flux_files_are_left_to_jinja(applications: str) -> None:
     files = delivery_manifests(applications)
     kinds = {manifest.kind for manifests in files.values() for manifest in manifests}
-    assert kinds == {applications, "GitRepository", "Kustomization"}
+    # The root application is an Application in both variants.
+    assert kinds == {applications, "Application", "AppProject", "GitRepository", "Kustomization"}
     for manifests in files.values():
         assert objects_text(manifests) is None
 
