@@ -548,8 +548,14 @@ class _Merged:
         self.problems.append(Problem(self.position(*here, key=key), message))
 
     def check(self) -> None:
-        """Rules between the gitops settings and the environments, once all are read."""
+        """Rules between environments, and between the gitops settings and the
+        environments, once all are read."""
         gitops = self.gitops[0] if self.gitops is not None else None
+        valid = {name: env for name, (env, _) in self.environments.items() if env is not None}
+        for name, message in cluster.environment_collisions(valid, self.gitops is not None):
+            source = self.environments[name][1]
+            at = self.position(source, ("environments", name, "connectionConfig"), key=True)
+            self.problems.append(Problem(at, message))
         if gitops is None:
             return
         for name, (_, source) in self.environments.items():

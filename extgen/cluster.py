@@ -167,6 +167,25 @@ def cluster_of(env: Environment, with_gitops: bool) -> _Cluster | None:
     return _Cluster(("kubeconfig", secret), f"the cluster of kubeConfigSecret {secret!r}")
 
 
+def environment_collisions(
+    environments: Mapping[str, Environment], with_gitops: bool
+) -> Iterator[tuple[str, str]]:
+    """(environment, message) for the objects of its own that two environments on one
+    cluster would both write: the `extgen-connections` ConfigMap of the namespace they
+    share (the Namespace itself is written by the first of them, see namespaces.py)."""
+    for pair in shared_clusters(environments, with_gitops):
+        first, second = environments[pair.first], environments[pair.second]
+        if pair.same_namespace and first.connection_config and second.connection_config:
+            yield (
+                pair.second,
+                f"environments {pair.first!r} and {pair.second!r} both deploy to"
+                f" {pair.description} and both write the ConfigMap extgen-connections in"
+                f" namespace {first.namespace!r} (connectionConfig): their applications would"
+                " fight over it; give one of them another namespace, or connectionConfig"
+                " to one of them only",
+            )
+
+
 def _collision(
     dep: Dependency,
     environments: Mapping[str, Environment],

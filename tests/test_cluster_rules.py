@@ -191,6 +191,33 @@ SYSTEM_OBJECTS: list[Row] = [
 
 COLLISIONS: list[Row] = [
     (
+        # Different dependencies, but one connection ConfigMap per namespace for each.
+        "connection-configmap-of-a-shared-namespace",
+        yaml("""\
+            environments:
+              dev: {namespace: apps, connectionConfig: true}
+              prod: {namespace: apps, connectionConfig: true}
+            gitops:
+              repository: https://git.example.com/platform.git
+              argocd: {}
+            dependencies:
+              - name: db
+                targets: {dev: db.dev.example.com}
+              - name: cache
+                targets: {prod: cache.prod.example.com}
+            """),
+        [
+            (
+                3,
+                27,
+                "environments 'dev' and 'prod' both deploy to the cluster Argo CD or Flux runs"
+                " in and both write the ConfigMap extgen-connections in namespace 'apps'"
+                " (connectionConfig): their applications would fight over it; give one of"
+                " them another namespace, or connectionConfig to one of them only",
+            )
+        ],
+    ),
+    (
         # With gitops, environments without a cluster all go where Argo CD runs.
         "same-namespace-both-in-cluster",
         ENVIRONMENTS.replace("apps-prod", "apps-dev")
@@ -815,6 +842,22 @@ def test_refused_across_files(
 
 
 ACCEPTED: list[tuple[str, str]] = [
+    (
+        "connection-configmap-in-a-shared-namespace-of-one-environment",
+        yaml("""\
+            environments:
+              dev: {namespace: apps, connectionConfig: true}
+              prod: {namespace: apps}
+            gitops:
+              repository: https://git.example.com/platform.git
+              argocd: {}
+            dependencies:
+              - name: db
+                targets: {dev: db.dev.example.com}
+              - name: cache
+                targets: {prod: cache.prod.example.com}
+            """),
+    ),
     (
         "kubernetes-outside-default-and-argocd-namespace-without-gitops",
         yaml("""\
