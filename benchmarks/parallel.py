@@ -22,7 +22,7 @@ from pathlib import Path
 from generate import Shape, write_catalog
 from run import WORK, machine, record, run_timed, source_state
 
-SITES = ("scan", "parse", "plan", "write")
+SITES = ("parse", "write")
 # Each variant: the sites turned off (None: all, through the switch users have).
 VARIANTS: list[tuple[str, tuple[str, ...] | None]] = [
     ("all on", ()),

@@ -22,7 +22,7 @@ from extgen import __version__
 from extgen.catalog import Catalog, read_catalog
 from extgen.delivery import check_output_path
 from extgen.errors import ExtgenError
-from extgen.output import Scan, locked
+from extgen.output import locked, scan
 from extgen.plan import object_counts, plan_catalog
 from extgen.render import Renderer
 from extgen.report import FORMATS, Issue, Reporter, choose_format, plural
@@ -217,7 +217,7 @@ def render(
         apply_changes(changes, write=False, diff=diff)
         _report_drift(report, changes, diff)
         return
-    # The lock is taken first, so that OUT is scanned by the render about to write it.
+    # The lock is held from the scan of OUT to the last write.
     with locked(out, lock_timeout):
         changes = _planned_changes(catalog, out, templates)
         _report_moves(report, changes)
@@ -232,13 +232,11 @@ def render(
 
 
 def _planned_changes(catalog: Path, out: Path, templates: Path | None) -> Changes:
-    """What rendering the catalog into OUT changes; OUT is scanned while the catalog is
-    read (`output.Scan`)."""
-    with Scan(out) as scan:
-        loaded = read_catalog(catalog)
-        check_output_path(loaded.gitops, out)  # the delivery objects must point at OUT
-        plan = plan_catalog(loaded)
-        return plan_changes(out, plan, Renderer(templates), scan.result())
+    """What rendering the catalog into OUT changes."""
+    loaded = read_catalog(catalog)
+    check_output_path(loaded.gitops, out)  # the delivery objects must point at OUT
+    plan = plan_catalog(loaded)
+    return plan_changes(out, plan, Renderer(templates), scan(out))
 
 
 def _report_drift(report: Reporter, changes: Changes, diff: bool) -> None:

@@ -14,13 +14,11 @@ import contextlib
 import fcntl
 import os
 import pickle
-import signal
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from extgen import parallel
 from extgen.errors import ExtgenError
 from extgen.seal import is_marked, stamp
 
@@ -91,47 +89,6 @@ def scan(out: Path) -> Existing:
         if owned:
             found.directories[directory] = pickle.dumps(owned, protocol=pickle.HIGHEST_PROTOCOL)
     return found
-
-
-class Scan:
-    """OUT scanned by a forked child while this process reads the catalog.
-
-    Reading and digesting tens of thousands of files is work a second core can do while
-    the first parses YAML. The child sends the `Existing` back on a pipe, or the message
-    of an error. Without a second process (`parallel.enabled("scan")`), or without OUT,
-    the scan is done here when asked for. Use it as a context manager: leaving it stops
-    the child.
-    """
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.pid = 0
-        if not (out.is_dir() and parallel.enabled("scan")):
-            return
-        self.pid, self.reader = parallel.start_child(
-            lambda: scan(out), lambda error: f"cannot read {out}: {error!r}"
-        )
-
-    def result(self) -> Existing:
-        if not self.pid:
-            return scan(self.out)
-        # Our own child's, from before this process read anything untrusted.
-        kind, value = parallel.child_result(self.pid, self.reader, "the scanning process stopped")
-        self.pid = 0
-        if kind == "error":
-            raise ExtgenError(str(value))
-        assert isinstance(value, Existing)
-        return value
-
-    def __enter__(self) -> Scan:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.pid:  # left without its result: an error on the way
-            os.kill(self.pid, signal.SIGKILL)
-            os.waitpid(self.pid, 0)
-            os.close(self.reader)
-            self.pid = 0
 
 
 def read_text(out: Path, relative: str) -> str:

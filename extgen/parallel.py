@@ -1,11 +1,12 @@
 """The one place where extgen works in two processes: this one and a forked child.
 
-On two cores, a few steps of a large render go faster with a second process: OUT's
-scan while the catalog is read (`start_child`), and steps whose work splits into items
-(`split`): reading a large catalog's files, planning OUT's changes, rendering and
-writing files, doctor's checks of many targets. Each is named by a site, so that
+On two cores, a few steps whose work splits into items go faster with a second process
+doing every other item (`split`): reading a large catalog's files, rendering and writing
+many files, doctor's checks of many targets. Each is named by a site, so that
 benchmarks/parallel.py (benchmarks/doctor.py for doctor) can measure it; a site is kept
-only where that measurement shows it worth its cost.
+only where that measurement shows it saves at least a fifth at 10,000 dependencies x 4
+environments (benchmarks/RESULTS.md). Scanning OUT in a child while the catalog is read,
+and planning OUT's changes in two processes, saved under a tenth there and were dropped.
 
 One switch: EXTGEN_PROCESSES=1 runs everything in this process. Never nested: inside a
 split, or in a child, every step runs in one process.
@@ -21,8 +22,8 @@ from typing import Any, Literal, TypeVar
 
 from extgen.errors import ExtgenError
 
-Site = Literal["scan", "parse", "plan", "write", "doctor"]
-SITES: tuple[Site, ...] = ("scan", "parse", "plan", "write", "doctor")
+Site = Literal["parse", "write", "doctor"]
+SITES: tuple[Site, ...] = ("parse", "write", "doctor")
 # The sites that run in one process: all of them with EXTGEN_PROCESSES=1 (benchmarks
 # turn single sites off here).
 off: set[str] = set(SITES) if os.environ.get("EXTGEN_PROCESSES") == "1" else set()
@@ -35,10 +36,12 @@ def enabled(site: Site) -> bool:
     return site not in off and not _inside and hasattr(os, "fork")
 
 
-def start_child(work: Callable[[], Any], failed: Callable[[BaseException], str]) -> tuple[int, int]:
+def _start_child(
+    work: Callable[[], Any], failed: Callable[[BaseException], str]
+) -> tuple[int, int]:
     """Forks a child that does `work()` and sends back ("done", its result), or ("error",
     a message): an ExtgenError's, else `failed(error)`; its pid and the pipe to read
-    (`child_result`).
+    (`_child_result`).
 
     The child pickles onto the pipe as it goes (so that neither process holds the result
     twice) and leaves through os._exit: it never returns into the caller's code, so it
@@ -65,8 +68,8 @@ def start_child(work: Callable[[], Any], failed: Callable[[BaseException], str])
     return pid, reader
 
 
-def child_result(pid: int, reader: int, stopped: str) -> tuple[str, Any]:
-    """What a child of `start_child` sent back, once it has stopped; ("error", `stopped`)
+def _child_result(pid: int, reader: int, stopped: str) -> tuple[str, Any]:
+    """What a child of `_start_child` sent back, once it has stopped; ("error", `stopped`)
     if it stopped before it could."""
     with os.fdopen(reader, "rb") as pipe:
         try:
@@ -98,7 +101,7 @@ def split(
         return work(items)
     theirs = items[1::2]
     gc.freeze()
-    pid, reader = start_child(lambda: work(theirs), lambda e: f"the second process failed: {e!r}")
+    pid, reader = _start_child(lambda: work(theirs), lambda e: f"the second process failed: {e!r}")
     kind: str = "error"
     received: Any = "the second process stopped"
     _inside = True
@@ -106,7 +109,7 @@ def split(
         mine = work(items[0::2])
     finally:
         _inside = False
-        kind, received = child_result(pid, reader, "the second process stopped")
+        kind, received = _child_result(pid, reader, "the second process stopped")
     if not (kind == "done" and isinstance(received, list) and len(received) == len(theirs)):
         if not redo:
             raise ExtgenError(str(received))

@@ -125,10 +125,8 @@ class Changes:
         return counts
 
 
-# Below this many dependency files, a second process costs more than it saves.
-PARALLEL_FILES = 5000
 # (directory, its other changes, the keys of its dependency files (`_file_key`) and what
-# each needs), compact to cross processes
+# each needs)
 _Directory = tuple[str, list[Change], "array[int]", bytes]
 
 
@@ -142,15 +140,9 @@ def plan_changes(out: Path, plan: Plan, renderer: Renderer, existing: Existing) 
     changes = Changes(out, plan, renderer, [bytearray(len(records)) for _ in plan.environments])
     directories = sorted(set(renderer.directories(plan)) | set(existing.directories))
 
-    def work(chunk: Sequence[str]) -> list[_Directory]:
-        return [_plan_directory(changes, existing, directory) for directory in chunk]
-
-    if len(records) * len(plan.environments) >= PARALLEL_FILES:
-        planned = parallel.split("plan", directories, work)
-    else:
-        planned = work(directories)
     count = len(plan.environments)
-    for directory, others, keys, codes in planned:
+    for directory in directories:
+        _, others, keys, codes = _plan_directory(changes, existing, directory)
         if others:
             changes.others[directory] = others
         for key, code in zip(keys, codes, strict=True):

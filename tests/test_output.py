@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import count_forks, run, snapshot, write_catalog
+from helpers import run, snapshot, write_catalog
 
 import extgen.catalog
 import extgen.output
@@ -285,58 +285,10 @@ def test_many_files_are_written_by_two_processes_alike(
     assert result.output.count("create ") == len(snapshot(alone))
 
 
-def test_out_is_scanned_by_a_second_process_alike(
-    rendered: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The scan of OUT a forked child sends back is the scan made in this process."""
+def test_the_scan_of_out_knows_files_not_extgens_and_links(rendered: tuple[Path, Path]) -> None:
     _, out = rendered
     (out / "dev" / "notes.txt").write_text("not extgen's\n")
     (out / "prod" / "link.yaml").symlink_to("../dev/orders-db.yaml")
-    with extgen.output.Scan(out) as scan:
-        assert scan.pid != 0
-        assert scan.result() == extgen.output.scan(out)
     found = extgen.output.scan(out)
     assert found.kinds["dev/notes.txt"] == "file" and "dev/notes.txt" not in found.owned
     assert found.kinds["prod/link.yaml"] == "link" and "dev/orders-db.yaml" in found.owned
-
-
-def test_a_scan_left_unread_stops_its_process(rendered: tuple[Path, Path]) -> None:
-    _, out = rendered
-    with extgen.output.Scan(out) as scan:
-        pid = scan.pid
-    with pytest.raises(ChildProcessError):
-        os.waitpid(pid, 0)  # already reaped: no zombie left behind
-
-
-@pytest.mark.parametrize("child", ["works", "fails"])
-def test_changes_are_planned_by_two_processes_alike(
-    rendered: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, child: str
-) -> None:
-    catalog, out = rendered
-    path = out / "dev" / "orders-db.yaml"
-    path.write_text(path.read_text().replace("orders.dev.example.com", "evil.example.com"))
-    (out / "prod" / "gone.yaml").write_text(MARKED)
-
-    def planned() -> list[tuple[str, str]]:
-        plan = extgen.plan.plan_catalog(extgen.catalog.read_catalog(catalog))
-        changes = extgen.sync.plan_changes(out, plan, Renderer(), extgen.output.scan(out))
-        extgen.sync.apply_changes(changes, write=False)  # as --check: updates made sure of
-        return list(changes.entries())
-
-    alone = planned()
-    real_dump, parent = extgen.parallel.pickle.dump, os.getpid()
-
-    def dump(*args: Any, **kwargs: Any) -> None:
-        if child == "fails" and os.getpid() != parent:
-            raise RuntimeError("the child fails")
-        real_dump(*args, **kwargs)
-
-    monkeypatch.setattr(extgen.sync, "PARALLEL_FILES", 2)
-    forks = count_forks(monkeypatch)
-    monkeypatch.setattr(extgen.parallel.pickle, "dump", dump)
-    shared = planned()
-    assert len(forks) == 1
-    assert shared == alone
-    assert [path for path, action in shared if action == "update"] == ["dev/orders-db.yaml"]
-    assert [path for path, action in shared if action == "delete"] == ["prod/gone.yaml"]
-    assert sum(action == "unchanged" for _, action in shared) == len(shared) - 2
