@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+from extgen.manifest import field_path
+
 _JSON_TYPES: Mapping[str, tuple[type, ...]] = {
     "object": (dict,),
     "array": (list,),
@@ -126,7 +127,7 @@ def _violations(value: Any, schema: Schema, path: Path, closed: bool) -> Iterato
     where a structural schema's `properties` only add value checks)."""
     type_error = _type_error(value, schema)
     if type_error is not None:
-        yield Violation(_field(path), type_error)
+        yield Violation(field_path(path), type_error)
         return
     if value is None:
         return
@@ -174,7 +175,7 @@ def _json_type(value: Any) -> str:
 
 
 def _value_violations(value: Any, schema: Schema, path: Path) -> Iterator[Violation]:
-    where = _field(path)
+    where = field_path(path)
     if "enum" in schema and value not in schema["enum"]:
         yield Violation(where, f"must be one of {schema['enum']!r}, got {value!r}")
     if isinstance(value, str):
@@ -217,7 +218,7 @@ def _object_violations(
     properties: Mapping[str, Schema] = schema.get("properties", {})
     for name in schema.get("required", ()):
         if name not in value:
-            yield Violation(_field((*path, name)), "required field missing")
+            yield Violation(field_path((*path, name)), "required field missing")
     extra = schema.get("additionalProperties")
     open_ = schema.get("x-kubernetes-preserve-unknown-fields") or extra is True
     embedded = schema.get("x-kubernetes-embedded-resource", False)
@@ -229,11 +230,11 @@ def _object_violations(
         elif embedded and key in _EMBEDDED_FIELDS:
             continue
         elif closed and not open_ and ("properties" in schema or extra is False):
-            yield Violation(_field((*path, key)), "unknown field")
+            yield Violation(field_path((*path, key)), "unknown field")
 
 
 def _junctor_violations(value: Any, schema: Schema, path: Path) -> Iterator[Violation]:
-    where = _field(path)
+    where = field_path(path)
     for sub in schema.get("allOf", ()):
         yield from _violations(value, sub, path, closed=False)
     if "anyOf" in schema and not any(_fits(value, sub, path) for sub in schema["anyOf"]):
@@ -261,16 +262,3 @@ def _summary(schema: Schema) -> Any:
     if "required" in schema:
         return {"required": schema["required"]}
     return {key: value for key, value in schema.items() if key != "properties"} or schema
-
-
-def _field(path: Path) -> str:
-    """`spec.ports[0].port`; keys that are not plain words are quoted: `labels['a/b']`."""
-    text = ""
-    for element in path:
-        if isinstance(element, int):
-            text += f"[{element}]"
-        elif _IDENTIFIER.fullmatch(element):
-            text += f".{element}" if text else element
-        else:
-            text += f"[{element!r}]"
-    return text

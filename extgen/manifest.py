@@ -3,6 +3,8 @@ file of delivery objects (`DeliveryFile`), and the labels extgen sets itself. Pl
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,20 @@ TEMPLATE_PREFIXES = {
 }
 
 Body = dict[str, Any]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def field_path(path: Sequence[str | int]) -> str:
+    """`spec.ports[0].port`; keys that are not plain words are quoted: `labels['a/b']`."""
+    text = ""
+    for element in path:
+        if isinstance(element, int):
+            text += f"[{element}]"
+        elif _IDENTIFIER.fullmatch(element):
+            text += f".{element}" if text else element
+        else:
+            text += f"[{element!r}]"
+    return text
 
 
 @dataclass(frozen=True)

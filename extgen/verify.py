@@ -28,7 +28,7 @@ from referencing import Registry, Resource
 from extgen import crd, layout
 from extgen.errors import ExtgenError
 from extgen.kustomize import Kustomize, build, find_kustomize
-from extgen.manifest import Body, Manifest
+from extgen.manifest import Body, Manifest, field_path
 from extgen.plan import DependencyPlan, EnvironmentPlan, Plan
 from extgen.yamlio import parse_all_core
 
@@ -36,7 +36,6 @@ from extgen.yamlio import parse_all_core
 REQUIRED_SCHEMAS = ("service-v1.json", "endpoints-v1.json", "endpointslice-discovery-v1.json")
 _SCHEMA_DIR = re.compile(r"v(\d+)\.(\d+)\.\d+-local-strict")
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(\.\d+)?")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 MAX_VALUE_CHARS = 120
 
 Key = tuple[str, str, str]
@@ -407,8 +406,9 @@ def _schema_error(error: Any, version: str) -> tuple[str, str]:
         known = schema.get("properties", {}) if isinstance(schema, dict) else {}
         unknown = [key for key in instance if key not in known]
         if unknown:
-            return _field([*path, unknown[0]]), f"unknown field in the Kubernetes {version} schema"
-    return _field(path), f"invalid in the Kubernetes {version} schema: {error.message}"
+            where = field_path([*path, unknown[0]])
+            return where, f"unknown field in the Kubernetes {version} schema"
+    return field_path(path), f"invalid in the Kubernetes {version} schema: {error.message}"
 
 
 def _compare(name: str, expected: Expected, built: list[Any]) -> Iterator[Finding]:
@@ -451,7 +451,7 @@ def differences(
         for index in range(max(len(expected), len(actual))):
             yield from _member(expected, actual, index, (*path, index))
     elif type(expected) is not type(actual) or expected != actual:
-        yield _field(path), f"expected {_show(expected)}, got {_show(actual)}"
+        yield field_path(path), f"expected {_show(expected)}, got {_show(actual)}"
 
 
 def _member(
@@ -460,24 +460,11 @@ def _member(
     has_expected = key in expected if isinstance(expected, Mapping) else key < len(expected)
     has_actual = key in actual if isinstance(actual, Mapping) else key < len(actual)
     if not has_actual:
-        yield _field(path), f"missing, expected {_show(expected[key])}"
+        yield field_path(path), f"missing, expected {_show(expected[key])}"
     elif not has_expected:
-        yield _field(path), f"not defined by the catalog, got {_show(actual[key])}"
+        yield field_path(path), f"not defined by the catalog, got {_show(actual[key])}"
     else:
         yield from differences(expected[key], actual[key], path)
-
-
-def _field(path: list[str | int] | tuple[str | int, ...]) -> str:
-    """`spec.ports[0].port`; keys that are not plain words are quoted: `labels['a/b']`."""
-    text = ""
-    for element in path:
-        if isinstance(element, int):
-            text += f"[{element}]"
-        elif _IDENTIFIER.fullmatch(element):
-            text += f".{element}" if text else element
-        else:
-            text += f"[{element!r}]"
-    return text
 
 
 def _show(value: Any) -> str:
