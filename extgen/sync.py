@@ -125,11 +125,6 @@ class Changes:
         return counts
 
 
-# (directory, its other changes, the keys of its dependency files (`_file_key`) and what
-# each needs)
-_Directory = tuple[str, list[Change], "array[int]", bytes]
-
-
 def plan_changes(out: Path, plan: Plan, renderer: Renderer, existing: Existing) -> Changes:
     """Every directory compared with OUT; raises, before anything is written, if any file
     extgen must write is unsafe to write (see `output.refuse_unsafe`) or cannot be
@@ -140,21 +135,20 @@ def plan_changes(out: Path, plan: Plan, renderer: Renderer, existing: Existing) 
     changes = Changes(out, plan, renderer, [bytearray(len(records)) for _ in plan.environments])
     directories = sorted(set(renderer.directories(plan)) | set(existing.directories))
 
-    count = len(plan.environments)
     for directory in directories:
-        _, others, keys, codes = _plan_directory(changes, existing, directory)
+        others = _plan_directory(changes, existing, directory)
         if others:
             changes.others[directory] = others
-        for key, code in zip(keys, codes, strict=True):
-            changes.actions[key % count][key // count] = code
     changes.moved = _moves(changes)
     return changes
 
 
-def _plan_directory(changes: Changes, existing: Existing, directory: str) -> _Directory:
+def _plan_directory(changes: Changes, existing: Existing, directory: str) -> list[Change]:
+    """Sets the action of each dependency file of a directory (`Changes.actions`); its
+    other files' changes."""
     files = changes.renderer.directory(changes.plan, directory) if directory else {}
     owned = existing.owned_in(directory)
-    others, keys, codes = [], array("q"), bytearray()
+    others = []
     for path, action, later in _compare(changes.out, files, existing, owned):
         file = files.get(path)
         dep = file.dependency if file is not None else None
@@ -164,9 +158,9 @@ def _plan_directory(changes: Changes, existing: Existing, directory: str) -> _Di
             # one's own (NONE).
             others.append(Change(path, action))
         else:
-            keys.append(_file_key(dep.record.rank, dep.environment_plan))
-            codes.append(RECHECK if action == "update" else CODES[action])
-    return directory, others, keys, bytes(codes)
+            code = RECHECK if action == "update" else CODES[action]
+            changes.actions[dep.environment_plan.index][dep.record.rank] = code
+    return others
 
 
 def _compare(
