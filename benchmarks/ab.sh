@@ -3,12 +3,14 @@
 # of validate, render into an empty OUT, a no-op render and render --check, per side.
 #   benchmarks/ab.sh BEFORE_CHECKOUT AFTER_CHECKOUT CATALOG [REPS]
 # Each side runs with PYTHONPATH on its own checkout (give the older one an
-# extgen/templates link to its templates/), through the interpreter of .venv here.
+# extgen/templates link to its templates/), through the interpreter of .venv here, from
+# a directory of its own: `python -m` puts the current directory before PYTHONPATH.
 set -euo pipefail
-PY="$(dirname "$0")/../.venv/bin/python"
-before=$1 after=$2 catalog=$3 reps=${4:-4}
+PY="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"
+before=$(realpath "$1") after=$(realpath "$2") catalog=$(realpath "$3") reps=${4:-4}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+cd "$work"
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 for _ in $(seq "$reps"); do
   for side in before after; do

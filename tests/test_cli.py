@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import run, write_catalog
 
-import extgen.cli
+import extgen.commands.validate
 from extgen.cli import cli
 
 ROOT = Path(__file__).parent.parent
@@ -75,7 +75,7 @@ def test_internal_error_exits_3_with_one_line_and_traceback_only_with_debug(
     def broken(*_: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(extgen.cli, "object_counts", broken)
+    monkeypatch.setattr(extgen.commands.validate, "object_counts", broken)
     catalog = str(write_catalog(tmp_path))
     result = CliRunner().invoke(cli, ["validate", "-c", catalog])
     assert result.exit_code == 3

@@ -15,7 +15,7 @@ import yaml
 from click.testing import CliRunner, Result
 from helpers import ORDERS_DB, write_catalog
 
-import extgen.cli
+import extgen.commands.validate
 from extgen.cli import cli
 from extgen.report import annotation
 from extgen.verify import default_kubernetes_version
@@ -402,7 +402,7 @@ def test_internal_error_keeps_exit_3_and_escapes_newlines(
     def broken(*_: object) -> None:
         raise RuntimeError("two\nlines, 100%")
 
-    monkeypatch.setattr(extgen.cli, "read_catalog", broken)
+    monkeypatch.setattr(extgen.commands.validate, "read_catalog", broken)
     github = invoke("--format", "github", "validate")
     assert github.exit_code == 3
     assert github.stdout == "::error::extgen: internal error: RuntimeError: two%0Alines, 100%25\n"

@@ -12,6 +12,7 @@ import pytest
 from helpers import count_forks, run, snapshot, write_catalog
 
 import extgen.catalog
+import extgen.catalog_file
 import extgen.parallel
 import extgen.sync
 from extgen.catalog import parse_catalog, read_catalog
@@ -64,7 +65,7 @@ FILES = {
 def large(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Every catalog is 'large', and everything that can take two processes takes them."""
     monkeypatch.setattr(extgen.catalog, "KEEP_MODELS_BYTES", 0)
-    monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
     yield
 
@@ -119,11 +120,8 @@ def test_a_large_catalog_is_checked_diffed_and_updated_alike(
     results = {}
     for out in ("large", "small"):
         if out == "large":
-            for name, value in [
-                ("KEEP_MODELS_BYTES", 0),
-                ("PARALLEL_BYTES", 0),
-            ]:
-                monkeypatch.setattr(extgen.catalog, name, value)
+            monkeypatch.setattr(extgen.catalog, "KEEP_MODELS_BYTES", 0)
+            monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 0)
             monkeypatch.setattr(extgen.sync, "PARALLEL_WRITES", 2)
         results[out] = [
             render(catalog, tmp_path / out, *flag) for flag in (["--check"], ["--diff"], ["-v"])

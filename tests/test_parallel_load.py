@@ -1,4 +1,4 @@
-"""Large catalogs are parsed by two processes (catalog._load_documents): the result,
+"""Large catalogs are parsed by two processes (catalog_file.read_files): the result,
 problems and their positions included, must be what one process gives."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from helpers import count_forks
 
-import extgen.catalog
+import extgen.catalog_file
 import extgen.parallel
 from extgen.catalog import parse_catalog
 from extgen.errors import CatalogError
@@ -57,10 +57,10 @@ def load(sources: list[tuple[str, str]]) -> Any:
 def test_two_processes_load_what_one_does(
     sources: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 10**12)
+    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 10**12)
     alone = load(sources)
 
-    monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 0)
     forks = count_forks(monkeypatch)
     assert load(sources) == alone
     assert len(forks) == 1
@@ -72,7 +72,7 @@ def test_two_processes_load_what_one_does(
 
 
 def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 10**12)
+    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 10**12)
     alone = load(INVALID)
     parent = os.getpid()
     real_dump = extgen.parallel.pickle.dump
@@ -82,6 +82,6 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
             raise RuntimeError("the child fails")
         real_dump(*args, **kwargs)
 
-    monkeypatch.setattr(extgen.catalog, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(extgen.parallel.pickle, "dump", dump_failing_in_child)
     assert load(INVALID) == alone

@@ -14,14 +14,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import extgen.catalog
+import extgen.catalog_merge
 from extgen import yamlio
 from extgen.catalog import parse_catalog
 from extgen.errors import CatalogError
 
 
 def test_total_dependencies_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(extgen.catalog, "MAX_DEPENDENCIES", 3)
+    monkeypatch.setattr(extgen.catalog_merge, "MAX_DEPENDENCIES", 3)
     env = "environments: {dev: {namespace: a}}\n"
     deps = "dependencies:\n" + "".join(
         f"  - {{name: d{i}, targets: {{dev: d{i}.example.com}}}}\n" for i in range(2)
@@ -36,7 +36,7 @@ def test_total_dependencies_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_total_targets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Environments are not bounded; targets (output files) are."""
-    monkeypatch.setattr(extgen.catalog, "MAX_TARGETS", 3)
+    monkeypatch.setattr(extgen.catalog_merge, "MAX_TARGETS", 3)
     env = "environments: {dev: {namespace: a}, prod: {namespace: a}}\n"
     deps = (
         "dependencies:\n  - {name: d0, targets: {dev: d.example.com, prod: null}}\n"
