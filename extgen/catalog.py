@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -34,7 +34,9 @@ def catalog_files(root: FsPath) -> list[FsPath]:
     return sorted(files, key=lambda p: p.relative_to(root).as_posix())
 
 
-def read_catalog(root: FsPath) -> Catalog:
+def read_catalog(root: FsPath, meanwhile: Callable[[], None] | None = None) -> Catalog:
+    """The catalog at `root`; `meanwhile()` is the caller's work, done once while the files
+    are read (render scans OUT then: on two cores, beside the second process's share)."""
     sources = []
     for path in catalog_files(root):
         try:
@@ -42,7 +44,7 @@ def read_catalog(root: FsPath) -> Catalog:
         except OSError as error:
             raise ExtgenError(f"{path}: cannot read: {error.strerror}") from None
         sources.append(Source(str(path), size, path))
-    return _parse(sources)
+    return _parse(sources, meanwhile)
 
 
 # Catalogs of up to this much YAML keep their dependencies' models from validation to
@@ -114,7 +116,7 @@ def parse_catalog(sources: Iterable[tuple[str, str]]) -> Catalog:
     return _parse([Source(name, len(text), given=text) for name, text in sources])
 
 
-def _parse(sources: Sequence[Source]) -> Catalog:
+def _parse(sources: Sequence[Source], meanwhile: Callable[[], None] | None = None) -> Catalog:
     """Each file is judged whole on its own, knowing every environment (`_first_look`),
     so that it can be let go before the next; only names are compared across files."""
     environments, gitops = _first_look(sources)
@@ -122,7 +124,7 @@ def _parse(sources: Sequence[Source]) -> Catalog:
     while True:
         merged = Merged(sources)
         context = FileContext(environments, keep, gitops)
-        for index, result in enumerate(read_files(sources, context)):
+        for index, result in enumerate(read_files(sources, context, meanwhile)):
             merged.add(index, result)
         found = {name: model for name, (model, _) in merged.environments.items()}
         found_gitops = merged.gitops[0] if merged.gitops is not None else None
@@ -131,7 +133,7 @@ def _parse(sources: Sequence[Source]) -> Catalog:
         # A file defined environments that _may_define_environments passed over (it
         # cannot), or a file changed since the first look: the files are judged again
         # rather than judged wrongly.
-        environments, gitops = found, found_gitops
+        environments, gitops, meanwhile = found, found_gitops, None
     merged.check()
     merged.check_loops()
     if merged.problems:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import pickle
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -91,17 +91,24 @@ class FileResult:
     pickled: bytes = b""  # its dependencies' models, unless kept (FileContext.keep)
 
 
-def read_files(sources: Sequence[Source], context: FileContext) -> list[FileResult]:
+def read_files(
+    sources: Sequence[Source],
+    context: FileContext,
+    meanwhile: Callable[[], None] | None = None,
+) -> list[FileResult]:
     """Each file judged, in order; a large catalog of several files by two processes
-    (`parallel.split`: the child sends back its results, records and problems)."""
+    (`parallel.split`: the child sends back its results, records and problems), this one
+    doing `meanwhile()` first."""
 
     def read(items: Sequence[tuple[int, Source]]) -> list[FileResult]:
         return [_FileReader(index, s.name, context).read(s.text()) for index, s in items]
 
     items = list(enumerate(sources))
     if sum(source.size for source in sources) < PARALLEL_BYTES:
+        if meanwhile is not None:
+            meanwhile()
         return read(items)
-    return parallel.split("parse", items, read)
+    return parallel.split("parse", items, read, meanwhile=meanwhile)
 
 
 class _FileReader:

@@ -5,8 +5,9 @@ doing every other item (`split`): reading a large catalog's files, rendering and
 many files, doctor's checks of many targets. Each is named by a site, so that
 benchmarks/parallel.py (benchmarks/doctor.py for doctor) can measure it; a site is kept
 only where that measurement shows it saves at least a fifth at 10,000 dependencies x 4
-environments (benchmarks/RESULTS.md). Scanning OUT in a child while the catalog is read,
-and planning OUT's changes in two processes, saved under a tenth there and were dropped.
+environments (benchmarks/RESULTS.md). Planning OUT's changes in two processes saved under
+a tenth there and was dropped; the scan of OUT rides on the reading of the catalog
+(`split`'s `meanwhile`) rather than in a child of its own.
 
 One switch: EXTGEN_PROCESSES=1 runs everything in this process. Never nested: inside a
 split, or in a child, every step runs in one process.
@@ -86,8 +87,13 @@ def split(
     work: Callable[[Sequence[Item]], list[Any]],
     *,
     redo: bool = True,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
     """`work(items)`, with a forked child doing every other item when the site is on.
+
+    `meanwhile`: the caller's own work, done by this process first (OUT's scan while the
+    catalog is read); the items are then shared as each process comes free (`_shared`),
+    so that the child does more of them.
 
     `redo`: if the child fails in any way, its items are done here, so that the result
     never depends on the second process. Work that must not be done twice (writing
@@ -97,6 +103,10 @@ def split(
     child does not copy every page by walking them.
     """
     global _inside
+    if meanwhile is not None and len(items) <= _MAX_TICKETS and len(items) >= 2 and enabled(site):
+        return _shared(items, work, meanwhile, redo)
+    if meanwhile is not None:
+        meanwhile()
     if len(items) < 2 or not enabled(site):
         return work(items)
     theirs = items[1::2]
@@ -115,3 +125,53 @@ def split(
             raise ExtgenError(str(received))
         received = work(theirs)
     return [mine[i // 2] if i % 2 == 0 else received[i // 2] for i in range(len(items))]
+
+
+# Tickets are item indices of 4 bytes in a pipe, written before the fork: no more than
+# the pipe holds without a reader (64 KiB on Linux).
+_MAX_TICKETS = 16_000
+
+
+def _shared(
+    items: Sequence[Item],
+    work: Callable[[Sequence[Item]], list[Any]],
+    meanwhile: Callable[[], None],
+    redo: bool,
+) -> list[Any]:
+    """`work` on each item, by whichever process takes its ticket first: the child from
+    the start, this process once `meanwhile()` is done. The child's items are done here
+    if it fails (`redo`), as in `split`."""
+    global _inside
+    tickets, writer = os.pipe()
+    os.write(writer, b"".join(index.to_bytes(4, "little") for index in range(len(items))))
+    os.close(writer)  # once both have taken every ticket, a read finds the end
+
+    def take() -> dict[int, Any]:
+        done = {}
+        while ticket := os.read(tickets, 4):  # one read takes one whole ticket
+            if len(ticket) != 4:
+                raise ExtgenError("a ticket of the second process came apart")
+            index = int.from_bytes(ticket, "little")
+            done[index] = work([items[index]])[0]
+        return done
+
+    gc.freeze()
+    pid, reader = _start_child(take, lambda e: f"the second process failed: {e!r}")
+    kind: str = "error"
+    received: Any = "the second process stopped"
+    _inside = True
+    try:
+        meanwhile()
+        mine = take()
+    finally:
+        _inside = False
+        os.close(tickets)
+        kind, received = _child_result(pid, reader, "the second process stopped")
+    if not (kind == "done" and isinstance(received, dict)):
+        if not redo:
+            raise ExtgenError(str(received))
+        received = {}
+    missing = [index for index in range(len(items)) if index not in mine and index not in received]
+    if missing:
+        received.update(zip(missing, work([items[index] for index in missing]), strict=True))
+    return [mine[index] if index in mine else received[index] for index in range(len(items))]

@@ -12,7 +12,9 @@ import pytest
 from click.testing import CliRunner
 from helpers import run, write_catalog
 
+import extgen.commands.render
 import extgen.commands.validate
+import extgen.errors
 from extgen.cli import cli
 
 ROOT = Path(__file__).parent.parent
@@ -149,3 +151,23 @@ def test_console_script_is_installed() -> None:
     result = subprocess.run([str(script), "--version"], capture_output=True, text=True)
     assert result.returncode == 0
     assert result.stdout.startswith("extgen, version ")
+
+
+def test_render_reports_the_catalog_before_an_error_of_scanning_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OUT is scanned while the catalog is read; what goes wrong there waits for the catalog.
+    def broken_scan(out: Path) -> None:
+        raise extgen.errors.ExtgenError(f"cannot read {out}: broken")
+
+    monkeypatch.setattr(extgen.commands.render, "scan", broken_scan)
+    out = str(tmp_path / "out")
+    bad = write_catalog(tmp_path / "bad", {"deps.yaml": ORDERS_DB_DEV})
+    result = CliRunner().invoke(cli, ["render", "-c", str(bad), "-o", out])
+    assert result.exit_code == 1
+    assert "unknown environment 'dev'" in result.output
+    assert "broken" not in result.output
+    good = str(write_catalog(tmp_path / "good"))
+    for args in (["render"], ["render", "--check"]):
+        result = CliRunner().invoke(cli, [*args, "-c", good, "-o", out])
+        assert (result.exit_code, result.output) == (1, f"error: cannot read {out}: broken\n")

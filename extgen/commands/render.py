@@ -10,7 +10,7 @@ import click
 from extgen.catalog import read_catalog
 from extgen.commands.common import EXIT_PROBLEM, catalog_option, format_option, out_option, reporter
 from extgen.delivery import check_output_path
-from extgen.output import locked, scan
+from extgen.output import Existing, locked, scan
 from extgen.plan import plan_catalog
 from extgen.render import Renderer
 from extgen.report import Issue, Reporter, plural
@@ -76,10 +76,35 @@ def render(
 
 def _planned_changes(catalog: Path, out: Path, templates: Path | None) -> Changes:
     """What rendering the catalog into OUT changes."""
-    loaded = read_catalog(catalog)
+    scanned = _Scan(out)
+    loaded = read_catalog(catalog, meanwhile=scanned)
     check_output_path(loaded.gitops, out)  # the delivery objects must point at OUT
     plan = plan_catalog(loaded)
-    return plan_changes(out, plan, Renderer(templates), scan(out))
+    return plan_changes(out, plan, Renderer(templates), scanned.result())
+
+
+class _Scan:
+    """OUT scanned while the catalog is read (on two cores, beside the second process's
+    share of the files); an error of the scan is raised only once the catalog is read,
+    so that the catalog's problems come first, as if OUT were scanned after it."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.existing: Existing | None = None
+        self.error: Exception | None = None
+
+    def __call__(self) -> None:
+        try:
+            self.existing = scan(self.out)
+        except Exception as error:  # raised again by result()
+            self.error = error
+
+    def result(self) -> Existing:
+        if self.error is not None:
+            raise self.error
+        if self.existing is None:
+            self.existing = scan(self.out)
+        return self.existing
 
 
 def _report_drift(report: Reporter, changes: Changes, diff: bool) -> None:
