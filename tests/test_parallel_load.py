@@ -74,9 +74,9 @@ def test_two_processes_load_what_one_does(
         assert any("3-bad-port.yaml" in p and "first at catalog/2-deps" in p for p in alone)
 
 
-def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 10**12)
-    alone = load(INVALID)
+def fail_in_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From now on the catalog is read by two processes, and the child fails as it sends
+    back its results."""
     parent = os.getpid()
     real_dump = extgen.parallel.pickle.dump
 
@@ -87,6 +87,12 @@ def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 0)
     monkeypatch.setattr(extgen.parallel.pickle, "dump", dump_failing_in_child)
+
+
+def test_a_failing_second_process_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 10**12)
+    alone = load(INVALID)
+    fail_in_child(monkeypatch)
     assert load(INVALID) == alone
 
 
@@ -138,19 +144,10 @@ def test_with_meanwhile_a_failing_second_process_changes_nothing(
     catalog = write_files(tmp_path, INVALID)
     monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 10**12)
     alone = read_problems(catalog)
-    parent = os.getpid()
-    real_dump = extgen.parallel.pickle.dump
-
-    def dump_failing_in_child(*args: Any, **kwargs: Any) -> None:
-        if os.getpid() != parent:
-            raise RuntimeError("the child fails")
-        real_dump(*args, **kwargs)
-
-    monkeypatch.setattr(extgen.catalog_file, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(extgen.parallel.pickle, "dump", dump_failing_in_child)
+    fail_in_child(monkeypatch)
     done_by: list[int] = []
     assert read_problems(catalog, lambda: done_by.append(os.getpid())) == alone
-    assert done_by == [parent]
+    assert done_by == [os.getpid()]
 
 
 def read_problems(catalog: Path, meanwhile: Any = None) -> list[str]:
