@@ -75,6 +75,13 @@ class FileContext:
         """The pairs of environments that deploy to one cluster."""
         return cluster.shared_clusters(self.valid, self.gitops is not None)
 
+    @functools.cached_property
+    def watched(self) -> tuple[str, ...]:
+        """The environments whose dependencies' namespaces are compared across files: those
+        on one cluster with another, both writing extgen-connections ConfigMaps."""
+        pairs = cluster.connection_pairs(self.valid, self.shared)
+        return tuple(sorted({name for pair in pairs for name in (pair.first, pair.second)}))
+
 
 @dataclass
 class FileResult:
@@ -88,6 +95,8 @@ class FileResult:
     count: int = 0  # items in its list of dependencies, named or not
     # ExternalName targets naming a Service in the cluster: the few that may form loops
     in_cluster: list[cluster.InClusterName] = field(default_factory=list)
+    # Where the watched environments' Services are (FileContext.watched): the first item
+    placed: dict[cluster.Placement, int] = field(default_factory=dict)
     pickled: bytes = b""  # its dependencies' models, unless kept (FileContext.keep)
 
 
@@ -225,6 +234,9 @@ class _FileReader:
         valid, gitops, shared = self.context.valid, self.context.gitops, self.context.shared
         self.report(cluster.dependency_problems(dependency, valid, gitops, shared), path)
         names = cluster.in_cluster_names(dependency, valid, self.index, int(path[-1]))
+        if self.context.watched:  # usually not: no two such environments share a cluster
+            for place in cluster.placements(dependency, valid, self.context.watched):
+                self.result.placed.setdefault(place, int(path[-1]))
         self.result.in_cluster.extend(names)
 
     def check_targets(self, path: NodePath, target_names: tuple[Any, ...]) -> None:

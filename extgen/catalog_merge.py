@@ -37,6 +37,7 @@ class Merged:
         self.targets = 0
         self.pickled: list[bytes] = []  # by file
         self.in_cluster: list[cluster.InClusterName] = []
+        self.placed: dict[cluster.Placement, tuple[int, int]] = {}  # -> (file, item), first
         self._documents: dict[int, Document] = {}
 
     def position(self, source: int, path: NodePath, *, key: bool = False) -> Position:
@@ -50,6 +51,8 @@ class Merged:
         self.problems.extend(result.problems)
         self.pickled.append(result.pickled)
         self.in_cluster.extend(result.in_cluster)
+        for place, item in result.placed.items():
+            self.placed.setdefault(place, (source, item))
         for name, environment in result.environments:
             path: NodePath = ("environments", name)
             if name in self.environments:
@@ -121,12 +124,32 @@ class Merged:
             source = self.environments[name][1]
             at = self.position(source, ("environments", name, "connectionConfig"), key=True)
             self.problems.append(Problem(at, message))
+        self.check_connections(valid)
         if gitops is None:
             return
         for name, (_, source) in self.environments.items():
             for message in _delivery_name_problems(gitops, name):
                 at = self.position(source, ("environments", name), key=True)
                 self.problems.append(Problem(at, message))
+
+    def check_connections(self, valid: dict[str, Environment]) -> None:
+        """Two environments on one cluster with connectionConfig, whose dependencies are in
+        one namespace: both would write its extgen-connections ConfigMap."""
+        shared = cluster.shared_clusters(valid, self.gitops is not None)
+        pairs = cluster.connection_pairs(valid, shared)
+        for pair, namespace in cluster.connection_collisions(pairs, self.placed, valid):
+            first, item = self.placed[(pair.first, namespace)]
+            earlier = self.position(first, ("dependencies", item, "targets", pair.first), key=True)
+            source, item = self.placed[(pair.second, namespace)]
+            message = (
+                f"environments {pair.first!r} and {pair.second!r} both deploy to"
+                f" {pair.description} and both write the ConfigMap extgen-connections in"
+                f" namespace {namespace!r} (connectionConfig), for this dependency and the one"
+                f" at {earlier}: their applications would fight over it; give one of them"
+                " other namespaces, or connectionConfig to one environment only"
+            )
+            at = self.position(source, ("dependencies", item, "targets", pair.second), key=True)
+            self.problems.append(Problem(at, message))
 
     def check_loops(self) -> None:
         """ExternalName chains through the cluster that come back, once all are read."""

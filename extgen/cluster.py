@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from extgen.model import Dependency, Environment, Fault, GitOps, HostnameTarget, TargetOverrides
 
@@ -184,6 +185,48 @@ def environment_collisions(
                 " fight over it; give one of them another namespace, or connectionConfig"
                 " to one of them only",
             )
+
+
+def connection_pairs(
+    environments: Mapping[str, Environment], shared: Iterable[SharedCluster]
+) -> tuple[SharedCluster, ...]:
+    """The pairs of environments on one cluster that both write extgen-connections
+    ConfigMaps (connectionConfig): one in every namespace a dependency of theirs is in."""
+    return tuple(
+        pair
+        for pair in shared
+        if environments[pair.first].connection_config
+        and environments[pair.second].connection_config
+    )
+
+
+Placement = tuple[str, str]  # (environment, namespace): a dependency's Service is there
+
+
+def placements(
+    dep: Dependency, environments: Mapping[str, Environment], watched: Iterable[str]
+) -> Iterator[Placement]:
+    """The namespaces the dependency's Services are in, in the `watched` environments."""
+    for name in watched:
+        target = dep.targets.get(name)
+        if target is not None and name in environments:
+            for namespace in namespaces_of(dep, environments[name], target):
+                yield name, namespace
+
+
+def connection_collisions(
+    pairs: Iterable[SharedCluster],
+    placed: Mapping[Placement, Any],
+    environments: Mapping[str, Environment],
+) -> Iterator[tuple[SharedCluster, str]]:
+    """(pair, namespace) where both environments of a pair place a dependency, and so
+    write the namespace's extgen-connections ConfigMap; their own shared namespace is
+    `environment_collisions`'s."""
+    for pair in pairs:
+        own = environments[pair.first].namespace if pair.same_namespace else None
+        for env_name, namespace in sorted(placed):
+            if env_name == pair.second and namespace != own and (pair.first, namespace) in placed:
+                yield pair, namespace
 
 
 def _collision(

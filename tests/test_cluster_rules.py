@@ -61,6 +61,16 @@ def collision(first: str, second: str, cluster: str, namespaces: str) -> str:
     )
 
 
+def connection_collision(namespace: str, earlier: str) -> str:
+    return (
+        "environments 'dev' and 'prod' both deploy to the cluster Argo CD or Flux runs in and"
+        f" both write the ConfigMap extgen-connections in namespace {namespace!r}"
+        f" (connectionConfig), for this dependency and the one at {earlier}: their"
+        " applications would fight over it; give one of them other namespaces, or"
+        " connectionConfig to one environment only"
+    )
+
+
 def self_loop(name: str) -> str:
     return (
         f"{name!r} is this Service's own name in the cluster: the ExternalName would point at"
@@ -216,6 +226,44 @@ COLLISIONS: list[Row] = [
                 " them another namespace, or connectionConfig to one of them only",
             )
         ],
+    ),
+    (
+        # One ConfigMap per namespace a dependency is in, whichever namespace that is.
+        "connection-configmap-of-a-namespace-both-reach-through-namespaces",
+        yaml("""\
+            environments:
+              dev: {namespace: apps-dev, connectionConfig: true}
+              prod: {namespace: apps-prod, connectionConfig: true}
+            gitops:
+              repository: https://git.example.com/platform.git
+              argocd: {}
+            dependencies:
+              - name: db
+                namespaces: [shared]
+                targets: {dev: db.dev.example.com}
+              - name: cache
+                targets:
+                  prod: {externalName: cache.prod.example.com, namespaces: [apps-prod, shared]}
+            """),
+        [(13, 7, connection_collision("shared", "{path}:10:15"))],
+    ),
+    (
+        "connection-configmap-of-one-environments-own-namespace",
+        yaml("""\
+            environments:
+              dev: {namespace: apps-dev, connectionConfig: true}
+              prod: {namespace: apps-prod, connectionConfig: true}
+            gitops:
+              repository: https://git.example.com/platform.git
+              argocd: {}
+            dependencies:
+              - name: db
+                targets: {dev: db.dev.example.com}
+              - name: cache
+                namespaces: [apps-dev]
+                targets: {prod: cache.prod.example.com}
+            """),
+        [(12, 15, connection_collision("apps-dev", "{path}:9:15"))],
     ),
     (
         # With gitops, environments without a cluster all go where Argo CD runs.
@@ -786,6 +834,27 @@ CLUSTER_MULTI_FILE: list[tuple[str, dict[str, str], MultiFileExpected]] = [
         ],
     ),
     (
+        # The dependencies of both environments in one namespace, written in two files.
+        "connection-configmap-across-files",
+        {
+            "environments.yaml": "environments:\n"
+            "  dev: {namespace: apps-dev, connectionConfig: true}\n"
+            "  prod: {namespace: apps-prod, connectionConfig: true}\n"
+            "gitops:\n"
+            "  repository: https://git.example.com/platform.git\n"
+            "  argocd: {}\n",
+            "a.yaml": "dependencies:\n"
+            "  - name: db\n"
+            "    namespaces: [shared]\n"
+            "    targets: {dev: db.dev.example.com}\n",
+            "b.yaml": "dependencies:\n"
+            "  - name: cache\n"
+            "    namespaces: [shared]\n"
+            "    targets: {prod: cache.prod.example.com}\n",
+        },
+        [("b.yaml", 4, 15, connection_collision("shared", "{root}/a.yaml:4:15"))],
+    ),
+    (
         "loop-across-files",
         {
             "environments.yaml": ENVIRONMENTS,
@@ -835,7 +904,7 @@ def test_refused_across_files(
     exit_code, output = validate(root)
     assert "Traceback" not in output
     assert error_lines(output) == [
-        f"{root / name}:{line}:{column}: error: {message}"
+        f"{root / name}:{line}:{column}: error: {message.replace('{root}', str(root))}"
         for name, line, column, message in expected
     ]
     assert exit_code == 1, output
@@ -856,6 +925,24 @@ ACCEPTED: list[tuple[str, str]] = [
                 targets: {dev: db.dev.example.com}
               - name: cache
                 targets: {prod: cache.prod.example.com}
+            """),
+    ),
+    (
+        "connection-configmaps-of-two-environments-in-namespaces-of-their-own",
+        yaml("""\
+            environments:
+              dev: {namespace: apps-dev, connectionConfig: true}
+              prod: {namespace: apps-prod, connectionConfig: true}
+            gitops:
+              repository: https://git.example.com/platform.git
+              argocd: {}
+            dependencies:
+              - name: db
+                namespaces: [shared-dev, apps-dev]
+                targets: {dev: db.dev.example.com}
+              - name: cache
+                targets:
+                  prod: {externalName: cache.prod.example.com, namespaces: [shared-prod]}
             """),
     ),
     (
