@@ -8,7 +8,6 @@ expiry are judged here: so that an expired certificate is said to be expired (no
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from extgen.errors import ExtgenError
+from extgen.fields import parse_ip
 
 # OpenSSL's X509_V_FLAG_NO_CHECK_TIME, which Python's ssl module passes on but does not name.
 NO_CHECK_TIME = 0x200000
@@ -160,11 +160,8 @@ def name_covered(server_name: str, names: list[str]) -> bool:
     """RFC 6125 as browsers apply it: exact names, a wildcard for one leftmost label only,
     IP addresses compared as addresses."""
     wanted = server_name.rstrip(".").lower()
-    if _is_ip(wanted):
-        return any(
-            _is_ip(name) and ipaddress.ip_address(name) == ipaddress.ip_address(wanted)
-            for name in names
-        )
+    if (wanted_ip := parse_ip(wanted)) is not None:
+        return any(parse_ip(name) == wanted_ip for name in names)
     for name in names:
         name = name.rstrip(".").lower()
         if name == wanted:
@@ -172,14 +169,6 @@ def name_covered(server_name: str, names: list[str]) -> bool:
         if name.startswith("*.") and "." in wanted and wanted.split(".", 1)[1] == name[2:]:
             return True
     return False
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _date(certificate: dict[str, Any]) -> str:

@@ -307,7 +307,8 @@ def _ip_in_hostname(text: str, address: Address) -> PydanticCustomError:
     )
 
 
-def _ip(text: str) -> Address | None:
+def parse_ip(text: str) -> Address | None:
+    """The IP address `text` is, else None."""
     if not looks_like_ip(text):  # every IP address looks like one; the rest fail fast
         return None
     try:
@@ -336,7 +337,7 @@ def _dns_name(value: str) -> str:
 def _hostname(value: str) -> str:
     if notation := other_notation(value):
         raise fail(notation)
-    if (address := _ip(value.strip("[]"))) is not None:
+    if (address := parse_ip(value.strip("[]"))) is not None:
         raise _ip_in_hostname(value.strip("[]"), address)
     if value.isascii():  # judged as the address first: `--1.sslip.io` is no DNS name
         _refuse_address_in_disguise(value, value.lower().removesuffix("."))
@@ -374,7 +375,7 @@ def _refuse_address_in_disguise(value: str, bare: str) -> None:
 
 
 def _server_name(value: str) -> str:
-    if _ip(value.strip("[]")) is not None:
+    if parse_ip(value.strip("[]")) is not None:
         raise fail(
             f"{value.strip('[]')!r} is an IP address, but tls.serverName is the hostname that"
             " clients send in TLS (SNI, which carries no address) and check the target's"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 from extgen import k8s
-from extgen.fields import Text, fail
+from extgen.fields import Text, fail, parse_ip
 
 # Prometheus' duration as the Probe CRD's pattern spells it (monitoring.coreos.com/v1).
 _PROMETHEUS_DURATION = re.compile(
@@ -59,10 +58,10 @@ def _check_address(value: str, address: str) -> None:
         raise fail(f"invalid prober {value!r}: the port must be a number 1-65535")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-        valid = _is_ip(host) and ":" in host
+        valid = parse_ip(host) is not None and ":" in host
     elif ":" in host:  # an IPv6 address needs brackets before its port
         valid = False
-    elif _is_ip(host):
+    elif parse_ip(host) is not None:
         valid = True
     else:  # a name whose last label is all digits is a mistyped address, or a port alone
         valid = not k8s.is_dns1123_subdomain(host) and not host.rsplit(".", 1)[-1].isdigit()
@@ -76,14 +75,6 @@ def _host_and_port(address: str) -> tuple[str, str | None]:
         return host + "]", rest.removeprefix(":") if rest else None
     host, colon, port = address.rpartition(":")
     return (host, port) if colon else (address, None)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _prober(value: str) -> str:
