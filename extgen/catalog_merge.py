@@ -120,11 +120,13 @@ class Merged:
         environments, once all are read."""
         gitops = self.gitops[0] if self.gitops is not None else None
         valid = {name: env for name, (env, _) in self.environments.items() if env is not None}
-        for name, message in cluster.environment_collisions(valid, self.gitops is not None):
+        shared = cluster.shared_clusters(valid, self.gitops is not None)
+        pairs = cluster.connection_pairs(valid, shared)
+        for name, message in cluster.environment_collisions(valid, pairs):
             source = self.environments[name][1]
             at = self.position(source, ("environments", name, "connectionConfig"), key=True)
             self.problems.append(Problem(at, message))
-        self.check_connections(valid)
+        self.check_connections(valid, pairs)
         if gitops is None:
             return
         for name, (_, source) in self.environments.items():
@@ -132,11 +134,12 @@ class Merged:
                 at = self.position(source, ("environments", name), key=True)
                 self.problems.append(Problem(at, message))
 
-    def check_connections(self, valid: dict[str, Environment]) -> None:
-        """Two environments on one cluster with connectionConfig, whose dependencies are in
-        one namespace: both would write its extgen-connections ConfigMap."""
-        shared = cluster.shared_clusters(valid, self.gitops is not None)
-        pairs = cluster.connection_pairs(valid, shared)
+    def check_connections(
+        self, valid: dict[str, Environment], pairs: tuple[cluster.SharedCluster, ...]
+    ) -> None:
+        """Two environments on one cluster with connectionConfig (`pairs`), whose
+        dependencies are in one namespace: both would write its extgen-connections
+        ConfigMap."""
         for pair, namespace in cluster.connection_collisions(pairs, self.placed, valid):
             first, item = self.placed[(pair.first, namespace)]
             earlier = self.position(first, ("dependencies", item, "targets", pair.first), key=True)

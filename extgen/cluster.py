@@ -169,14 +169,15 @@ def cluster_of(env: Environment, with_gitops: bool) -> _Cluster | None:
 
 
 def environment_collisions(
-    environments: Mapping[str, Environment], with_gitops: bool
+    environments: Mapping[str, Environment], pairs: Iterable[SharedCluster]
 ) -> Iterator[tuple[str, str]]:
     """(environment, message) for the objects of its own that two environments on one
     cluster would both write: the `extgen-connections` ConfigMap of the namespace they
-    share (the Namespace itself is written by the first of them, see namespaces.py)."""
-    for pair in shared_clusters(environments, with_gitops):
-        first, second = environments[pair.first], environments[pair.second]
-        if pair.same_namespace and first.connection_config and second.connection_config:
+    share (the Namespace itself is written by the first of them, see namespaces.py).
+    `pairs`: those of `connection_pairs`."""
+    for pair in pairs:
+        if pair.same_namespace:
+            first = environments[pair.first]
             yield (
                 pair.second,
                 f"environments {pair.first!r} and {pair.second!r} both deploy to"
@@ -206,10 +207,11 @@ Placement = tuple[str, str]  # (environment, namespace): a dependency's Service 
 def placements(
     dep: Dependency, environments: Mapping[str, Environment], watched: Iterable[str]
 ) -> Iterator[Placement]:
-    """The namespaces the dependency's Services are in, in the `watched` environments."""
+    """The namespaces the dependency's Services are in, in the `watched` environments
+    (valid ones, of `environments`)."""
     for name in watched:
         target = dep.targets.get(name)
-        if target is not None and name in environments:
+        if target is not None:
             for namespace in namespaces_of(dep, environments[name], target):
                 yield name, namespace
 
@@ -224,8 +226,9 @@ def connection_collisions(
     `environment_collisions`'s."""
     for pair in pairs:
         own = environments[pair.first].namespace if pair.same_namespace else None
-        for env_name, namespace in sorted(placed):
-            if env_name == pair.second and namespace != own and (pair.first, namespace) in placed:
+        theirs = sorted(namespace for env_name, namespace in placed if env_name == pair.second)
+        for namespace in theirs:
+            if namespace != own and (pair.first, namespace) in placed:
                 yield pair, namespace
 
 

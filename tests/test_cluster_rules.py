@@ -61,6 +61,18 @@ def collision(first: str, second: str, cluster: str, namespaces: str) -> str:
     )
 
 
+# dev and prod on the cluster Argo CD runs in, each in its own namespace, both writing
+# extgen-connections ConfigMaps (lines 1-6).
+CONNECTED = yaml("""\
+    environments:
+      dev: {namespace: apps-dev, connectionConfig: true}
+      prod: {namespace: apps-prod, connectionConfig: true}
+    gitops:
+      repository: https://git.example.com/platform.git
+      argocd: {}
+    """)
+
+
 def connection_collision(namespace: str, earlier: str) -> str:
     return (
         "environments 'dev' and 'prod' both deploy to the cluster Argo CD or Flux runs in and"
@@ -230,13 +242,8 @@ COLLISIONS: list[Row] = [
     (
         # One ConfigMap per namespace a dependency is in, whichever namespace that is.
         "connection-configmap-of-a-namespace-both-reach-through-namespaces",
-        yaml("""\
-            environments:
-              dev: {namespace: apps-dev, connectionConfig: true}
-              prod: {namespace: apps-prod, connectionConfig: true}
-            gitops:
-              repository: https://git.example.com/platform.git
-              argocd: {}
+        CONNECTED
+        + yaml("""\
             dependencies:
               - name: db
                 namespaces: [shared]
@@ -249,13 +256,8 @@ COLLISIONS: list[Row] = [
     ),
     (
         "connection-configmap-of-one-environments-own-namespace",
-        yaml("""\
-            environments:
-              dev: {namespace: apps-dev, connectionConfig: true}
-              prod: {namespace: apps-prod, connectionConfig: true}
-            gitops:
-              repository: https://git.example.com/platform.git
-              argocd: {}
+        CONNECTED
+        + yaml("""\
             dependencies:
               - name: db
                 targets: {dev: db.dev.example.com}
@@ -837,12 +839,7 @@ CLUSTER_MULTI_FILE: list[tuple[str, dict[str, str], MultiFileExpected]] = [
         # The dependencies of both environments in one namespace, written in two files.
         "connection-configmap-across-files",
         {
-            "environments.yaml": "environments:\n"
-            "  dev: {namespace: apps-dev, connectionConfig: true}\n"
-            "  prod: {namespace: apps-prod, connectionConfig: true}\n"
-            "gitops:\n"
-            "  repository: https://git.example.com/platform.git\n"
-            "  argocd: {}\n",
+            "environments.yaml": CONNECTED,
             "a.yaml": "dependencies:\n"
             "  - name: db\n"
             "    namespaces: [shared]\n"
@@ -929,13 +926,8 @@ ACCEPTED: list[tuple[str, str]] = [
     ),
     (
         "connection-configmaps-of-two-environments-in-namespaces-of-their-own",
-        yaml("""\
-            environments:
-              dev: {namespace: apps-dev, connectionConfig: true}
-              prod: {namespace: apps-prod, connectionConfig: true}
-            gitops:
-              repository: https://git.example.com/platform.git
-              argocd: {}
+        CONNECTED
+        + yaml("""\
             dependencies:
               - name: db
                 namespaces: [shared-dev, apps-dev]
