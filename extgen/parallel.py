@@ -31,6 +31,7 @@ off: set[str] = set(SITES) if os.environ.get("EXTGEN_PROCESSES") == "1" else set
 _inside = False  # in a split, or in a child: no second split
 
 Item = TypeVar("Item")
+Mine = TypeVar("Mine")
 
 
 def enabled(site: Site) -> bool:
@@ -81,6 +82,23 @@ def _child_result(pid: int, reader: int, stopped: str) -> tuple[str, Any]:
     return kind, value
 
 
+def _beside(theirs: Callable[[], Any], mine: Callable[[], Mine]) -> tuple[Mine, str, Any]:
+    """`mine()` here while a forked child does `theirs()`: mine's result, then what the
+    child sent back, ("done", its result) or ("error", a message), once it has stopped.
+    Objects made before the fork are frozen out of the cyclic collector, so that the
+    child does not copy every page by walking them."""
+    global _inside
+    gc.freeze()
+    pid, reader = _start_child(theirs, lambda e: f"the second process failed: {e!r}")
+    _inside = True
+    try:
+        own = mine()
+    finally:
+        _inside = False
+        kind, received = _child_result(pid, reader, "the second process stopped")
+    return own, kind, received
+
+
 def split(
     site: Site,
     items: Sequence[Item],
@@ -99,27 +117,15 @@ def split(
     never depends on the second process. Work that must not be done twice (writing
     files) sets it False: a failure in either process then stops it all, the child's
     ExtgenError (any other error, as text) raised here once both have stopped.
-    Objects made before the fork are frozen out of the cyclic collector, so that the
-    child does not copy every page by walking them.
     """
-    global _inside
-    if meanwhile is not None and len(items) <= _MAX_TICKETS and len(items) >= 2 and enabled(site):
+    if meanwhile is not None and 2 <= len(items) <= _MAX_TICKETS and enabled(site):
         return _shared(items, work, meanwhile, redo)
     if meanwhile is not None:
         meanwhile()
     if len(items) < 2 or not enabled(site):
         return work(items)
     theirs = items[1::2]
-    gc.freeze()
-    pid, reader = _start_child(lambda: work(theirs), lambda e: f"the second process failed: {e!r}")
-    kind: str = "error"
-    received: Any = "the second process stopped"
-    _inside = True
-    try:
-        mine = work(items[0::2])
-    finally:
-        _inside = False
-        kind, received = _child_result(pid, reader, "the second process stopped")
+    mine, kind, received = _beside(lambda: work(theirs), lambda: work(items[0::2]))
     if not (kind == "done" and isinstance(received, list) and len(received) == len(theirs)):
         if not redo:
             raise ExtgenError(str(received))
@@ -141,7 +147,6 @@ def _shared(
     """`work` on each item, by whichever process takes its ticket first: the child from
     the start, this process once `meanwhile()` is done. The child's items are done here
     if it fails (`redo`), as in `split`."""
-    global _inside
     tickets, writer = os.pipe()
     os.write(writer, b"".join(index.to_bytes(4, "little") for index in range(len(items))))
     os.close(writer)  # once both have taken every ticket, a read finds the end
@@ -155,18 +160,14 @@ def _shared(
             done[index] = work([items[index]])[0]
         return done
 
-    gc.freeze()
-    pid, reader = _start_child(take, lambda e: f"the second process failed: {e!r}")
-    kind: str = "error"
-    received: Any = "the second process stopped"
-    _inside = True
-    try:
+    def after_meanwhile() -> dict[int, Any]:
         meanwhile()
-        mine = take()
+        return take()
+
+    try:
+        mine, kind, received = _beside(take, after_meanwhile)
     finally:
-        _inside = False
         os.close(tickets)
-        kind, received = _child_result(pid, reader, "the second process stopped")
     if not (kind == "done" and isinstance(received, dict)):
         if not redo:
             raise ExtgenError(str(received))
